@@ -1,0 +1,45 @@
+# chute: `make run` starts the local stack, `make test` runs every check.
+# Bootstraps uv (pinned) into .tools/ when it is not on PATH, and the project's
+# environment into .venv/ from uv.lock.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help run test lint unit bench clean
+
+help:
+	@echo "make run    start moto, the API and a worker locally (Ctrl-C stops all)"
+	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make lint   ruff check, ruff format --check, mypy --strict"
+	@echo "make bench  run the benchmarks under bench/"
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(BIN)/chute: uv.lock pyproject.toml services/*/pyproject.toml | $(UV)
+	$(UV) sync --locked --all-packages --python $(PYTHON)
+	@touch $@
+
+run: $(BIN)/chute
+	exec $(BIN)/chute dev
+
+lint: $(BIN)/chute
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(BIN)/chute
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .pytest_cache .ruff_cache

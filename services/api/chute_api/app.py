@@ -1,0 +1,58 @@
+"""The FastAPI app factory; its lifespan owns the AWS clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from chute_api.deps import Runtime
+from chute_api.problems import install_problem_handlers
+from chute_api.routes import health, jobs, uploads
+from chute_core import __version__
+from chute_core.aws import open_clients
+from chute_core.job_store import JobStore
+from chute_core.keys import ObjectKeys
+from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, load
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    *,
+    api: ApiSettings | None = None,
+    aws: AwsSettings | None = None,
+    pipeline: PipelineSettings | None = None,
+) -> FastAPI:
+    """Build the app; settings not given are read from the environment now, so a bad
+    variable stops start-up rather than the first request."""
+    api = api or load(ApiSettings)
+    aws = aws or load(AwsSettings)
+    pipeline = pipeline or load(PipelineSettings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            clients = await open_clients(stack, aws)
+            app.state.runtime = Runtime(
+                api=api,
+                pipeline=pipeline,
+                keys=ObjectKeys.from_settings(pipeline),
+                s3=clients.s3,
+                dynamodb=clients.dynamodb,
+                jobs=JobStore(clients.dynamodb, pipeline.table),
+            )
+            yield
+
+    app = FastAPI(
+        title="chute",
+        version=__version__,
+        summary="Accept file uploads over HTTP and process them asynchronously.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(uploads.router)
+    app.include_router(jobs.router)
+    return app

@@ -1,0 +1,29 @@
+"""`chute api`: serve the API with uvicorn in the foreground."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("api")
+    def api_command() -> None:
+        """Serve the API (CHUTE_API_HOST, CHUTE_API_PORT) until SIGINT/SIGTERM."""
+        import uvicorn
+
+        from chute_api.app import create_app
+        from chute_core.logs import configure_logging
+        from chute_core.settings import ApiSettings, load
+
+        settings = load(ApiSettings)
+        configure_logging()
+        uvicorn.run(
+            create_app(api=settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            proxy_headers=True,
+            timeout_graceful_shutdown=10,
+        )

@@ -1,0 +1,104 @@
+"""RFC 9457 problem+json responses; the only place errors become HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chute_core.errors import JobNotFound, UploadRejected
+from chute_core.logs import get_logger
+
+__all__ = ["PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "problem"]
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:chute:problem:"
+RETRY_AFTER_SECONDS = "5"
+log = get_logger(__name__)
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+def problem(
+    request: Request,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"{TYPE_PREFIX}{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {MEDIA_TYPE: {}}}
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_doc(
+        "Malformed request (`malformed-request`, `malformed-upload`, `empty-upload`)"
+    ),
+    404: _problem_doc("No such job (`not-found`)"),
+    413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),
+    503: _problem_doc("A dependency (S3, DynamoDB) is unavailable (`dependency-unavailable`)"),
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UploadRejected)
+    async def _upload_rejected(request: Request, exc: UploadRejected) -> JSONResponse:
+        return problem(request, exc.status, exc.code, "Upload rejected", exc.detail)
+
+    @app.exception_handler(JobNotFound)
+    async def _not_found(request: Request, exc: JobNotFound) -> JSONResponse:
+        return problem(request, 404, "not-found", "Job not found", f"no job {exc.job_id}")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        detail = f"{where}: {first.get('msg', 'invalid')}" if where else None
+        return problem(request, 400, "malformed-request", "Malformed request", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not-found" if exc.status_code == 404 else f"http-{exc.status_code}"
+        return problem(request, exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(ClientError)
+    @app.exception_handler(BotoCoreError)
+    async def _dependency(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency_error", error=str(exc), path=request.url.path)
+        return problem(
+            request,
+            503,
+            "dependency-unavailable",
+            "A storage dependency is unavailable",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )

@@ -1,0 +1,142 @@
+"""Stream bytes into one S3 object with bounded memory.
+
+A body that fits in one part becomes a single PutObject (no multipart round trips);
+a larger one becomes a multipart upload with at most one part in flight while the
+next is read, so memory stays near two parts whatever the object's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chute_api.errors import EmptyUpload, UploadTooLarge
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
+
+__all__ = ["ObjectWriter", "StoredObject"]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size: int
+    sha256: str
+    etag: str
+
+
+def _storable_type(content_type: str) -> str:
+    # curl --data-binary sends form-urlencoded by default; stored as such, moto's server
+    # parses the PutObject body as a form and keeps 0 bytes. It is never a file's real
+    # type, so the object gets octet-stream (the job record keeps the type as sent).
+    if content_type.lower().startswith("application/x-www-form-urlencoded"):
+        return "application/octet-stream"
+    return content_type
+
+
+class ObjectWriter:
+    def __init__(
+        self,
+        s3: S3Client,
+        *,
+        bucket: str,
+        key: str,
+        content_type: str,
+        metadata: dict[str, str],
+        part_size: int,
+        max_bytes: int,
+    ) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._key = key
+        self._content_type = _storable_type(content_type)
+        self._metadata = metadata
+        self._part_size = part_size
+        self._max_bytes = max_bytes
+        self._buffer = bytearray()
+        self._sha256 = hashlib.sha256()
+        self._size = 0
+        self._upload_id: str | None = None
+        self._parts: list[CompletedPartTypeDef] = []
+        self._in_flight: asyncio.Task[None] | None = None
+
+    async def write(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self._max_bytes:
+            raise UploadTooLarge(f"upload exceeds the limit of {self._max_bytes} bytes")
+        self._sha256.update(data)
+        self._buffer += data
+        while len(self._buffer) >= self._part_size:
+            part = bytes(self._buffer[: self._part_size])
+            del self._buffer[: self._part_size]
+            await self._send_part(part)
+
+    async def _send_part(self, part: bytes) -> None:
+        if self._upload_id is None:
+            created = await self._s3.create_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                ContentType=self._content_type,
+                Metadata=self._metadata,
+            )
+            self._upload_id = created["UploadId"]
+        if self._in_flight is not None:
+            await self._in_flight  # at most one part in flight: bounds memory
+        number = len(self._parts) + 1
+        self._parts.append({"PartNumber": number})
+        self._in_flight = asyncio.create_task(self._upload_part(number, part))
+
+    async def _upload_part(self, number: int, part: bytes) -> None:
+        assert self._upload_id is not None
+        response = await self._s3.upload_part(
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=part,
+        )
+        self._parts[number - 1]["ETag"] = response["ETag"]
+
+    async def finish(self) -> StoredObject:
+        """Write what is left and make the object visible; EmptyUpload for no bytes at all."""
+        if self._size == 0:
+            raise EmptyUpload("the upload has no content")
+        if self._upload_id is None:
+            put = await self._s3.put_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                Body=bytes(self._buffer),
+                ContentType=self._content_type,
+                Metadata=self._metadata,
+            )
+            etag = put["ETag"]
+        else:
+            if self._buffer:
+                await self._send_part(bytes(self._buffer))
+            if self._in_flight is not None:
+                await self._in_flight
+            done = await self._s3.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+            etag = done["ETag"]
+        self._buffer.clear()
+        return StoredObject(size=self._size, sha256=self._sha256.hexdigest(), etag=etag.strip('"'))
+
+    async def abort(self) -> None:
+        """Leave nothing behind: abort the multipart upload (parts included)."""
+        self._buffer.clear()
+        if self._in_flight is not None and not self._in_flight.done():
+            self._in_flight.cancel()
+        if self._in_flight is not None:
+            await asyncio.gather(self._in_flight, return_exceptions=True)
+        if self._upload_id is not None:
+            await self._s3.abort_multipart_upload(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
+            )
+            self._upload_id = None

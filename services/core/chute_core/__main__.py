@@ -1,0 +1,3 @@
+from chute_core.cli import main
+
+main()

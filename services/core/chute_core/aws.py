@@ -1,0 +1,64 @@
+"""AWS client factory: every client is pointed by settings, never by code.
+
+Async clients (aioboto3) serve the API and the worker; sync clients (boto3) serve
+the CLI's one-shot commands. Credentials always come from the standard AWS chain.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aioboto3
+import boto3
+from botocore.config import Config
+
+from chute_core.settings import AwsSettings
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_sqs import SQSClient
+
+__all__ = ["AsyncClients", "botocore_config", "open_clients", "sync_client"]
+
+
+def botocore_config(aws: AwsSettings) -> Config:
+    # "standard" retry mode retries throttling, timeouts and 5xx with jittered backoff.
+    return Config(
+        region_name=aws.region,
+        retries={"mode": "standard", "max_attempts": aws.aws_max_attempts},
+        max_pool_connections=aws.aws_max_pool_connections,
+        connect_timeout=5,
+        read_timeout=30,
+    )
+
+
+def _endpoint(aws: AwsSettings) -> dict[str, Any]:
+    return {"endpoint_url": aws.aws_endpoint_url} if aws.aws_endpoint_url else {}
+
+
+@dataclass(frozen=True)
+class AsyncClients:
+    s3: S3Client
+    sqs: SQSClient
+    dynamodb: DynamoDBClient
+
+
+async def open_clients(stack: AsyncExitStack, aws: AwsSettings) -> AsyncClients:
+    """Enter one client per service into `stack`; closing the stack closes them."""
+    session = aioboto3.Session()
+    config = botocore_config(aws)
+    kwargs = {"region_name": aws.region, "config": config, **_endpoint(aws)}
+    s3 = await stack.enter_async_context(session.client("s3", **kwargs))
+    sqs = await stack.enter_async_context(session.client("sqs", **kwargs))
+    dynamodb = await stack.enter_async_context(session.client("dynamodb", **kwargs))
+    return AsyncClients(s3=s3, sqs=sqs, dynamodb=dynamodb)
+
+
+def sync_client(service: str, aws: AwsSettings) -> Any:
+    """A boto3 client for one-shot CLI work (bootstrap, DLQ tooling)."""
+    return boto3.client(  # type: ignore[call-overload]
+        service, region_name=aws.region, config=botocore_config(aws), **_endpoint(aws)
+    )

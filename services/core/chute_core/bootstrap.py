@@ -1,0 +1,390 @@
+"""`chute bootstrap`: create or reconcile every AWS resource the pipeline needs.
+
+Each step reads the resource first and writes only what differs, so a second run
+changes nothing and reports so. The calls are the same on moto, LocalStack and AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chute_core.aws import sync_client
+from chute_core.settings import AwsSettings, PipelineSettings
+
+__all__ = ["Change", "bootstrap", "teardown"]
+
+NOTIFICATION_ID = "chute-incoming"
+LIFECYCLE_RULE_ID = "chute-abort-incomplete-multipart"
+TENANT_INDEX = "tenant-created_at"
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Change:
+    resource: str
+    action: str  # "created" | "updated"
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.resource}"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class _Reconciler:
+    def __init__(self, aws: AwsSettings, pipeline: PipelineSettings) -> None:
+        self.p = pipeline
+        self.region = aws.region
+        self.s3 = sync_client("s3", aws)
+        self.sns = sync_client("sns", aws)
+        self.sqs = sync_client("sqs", aws)
+        self.ddb = sync_client("dynamodb", aws)
+        self.changes: list[Change] = []
+
+    def note(self, resource: str, action: str) -> None:
+        self.changes.append(Change(resource, action))
+
+    # -- S3 ---------------------------------------------------------------------------
+    def bucket(self) -> None:
+        name = self.p.bucket
+        try:
+            self.s3.head_bucket(Bucket=name)
+        except ClientError as exc:
+            if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            extra = (
+                {}
+                if self.region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            )
+            self.s3.create_bucket(Bucket=name, **extra)
+            self.note(f"bucket {name}", "created")
+        self._encryption()
+        self._public_access_block()
+        self._lifecycle()
+
+    def _encryption(self) -> None:
+        name = self.p.bucket
+        try:
+            rules = self.s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"][
+                "Rules"
+            ]
+        except ClientError as exc:
+            if _code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+                raise
+            rules = []
+        algorithms = [
+            r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules
+        ]
+        if not any(a in ("AES256", "aws:kms", "aws:kms:dsse") for a in algorithms):
+            self.s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+            self.note(f"bucket {name} default encryption", "updated")
+
+    def _public_access_block(self) -> None:
+        name = self.p.bucket
+        desired = {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        }
+        try:
+            current = self.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+        except ClientError as exc:
+            if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+                raise
+            current = {}
+        if {k: bool(current.get(k)) for k in desired} != desired:
+            self.s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=desired)
+            self.note(f"bucket {name} public access block", "updated")
+
+    def _lifecycle(self) -> None:
+        name = self.p.bucket
+        ours = {
+            "ID": LIFECYCLE_RULE_ID,
+            "Filter": {"Prefix": ""},
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+        try:
+            rules = self.s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+        except ClientError as exc:
+            if _code(exc) != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        current = next((r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID), None)
+        if current is not None and (
+            current.get("Status") == "Enabled"
+            and current.get("AbortIncompleteMultipartUpload")
+            == ours["AbortIncompleteMultipartUpload"]
+            and current.get("Filter", {}).get("Prefix", "") == ""
+        ):
+            return
+        others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID]
+        self.s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": [*others, ours]}
+        )
+        self.note(f"bucket {name} lifecycle rule {LIFECYCLE_RULE_ID}", "updated")
+
+    # -- SNS ---------------------------------------------------------------------------
+    def topic(self) -> str:
+        name = self.p.topic
+        arn = next(
+            (
+                t["TopicArn"]
+                for page in self.sns.get_paginator("list_topics").paginate()
+                for t in page.get("Topics", [])
+                if t["TopicArn"].rsplit(":", 1)[-1] == name
+            ),
+            None,
+        )
+        if arn is None:
+            arn = str(self.sns.create_topic(Name=name)["TopicArn"])
+            self.note(f"topic {name}", "created")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowBucketToPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "SNS:Publish",
+                    "Resource": arn,
+                    "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{self.p.bucket}"}},
+                }
+            ],
+        }
+        attributes = self.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        if json.loads(attributes.get("Policy") or "{}") != policy:
+            self.sns.set_topic_attributes(
+                TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy)
+            )
+            self.note(f"topic {name} policy", "updated")
+        return arn
+
+    # -- SQS ---------------------------------------------------------------------------
+    def _queue(self, name: str, desired: dict[str, str]) -> tuple[str, str]:
+        try:
+            url = str(self.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        except ClientError as exc:
+            if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                raise
+            url = str(self.sqs.create_queue(QueueName=name, Attributes=desired)["QueueUrl"])
+            self.note(f"queue {name}", "created")
+        current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        differing = {k: v for k, v in desired.items() if not _same_attribute(current.get(k), v)}
+        if differing:
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
+            self.note(f"queue {name} attributes {', '.join(sorted(differing))}", "updated")
+        return url, str(current["QueueArn"])
+
+    def queues(self, topic_arn: str) -> str:
+        _, dlq_arn = self._queue(
+            self.p.dlq_name, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
+        )
+        queue_arn = f"{dlq_arn.rsplit(':', 1)[0]}:{self.p.queue}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowTopicToSend",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+        _, queue_arn = self._queue(
+            self.p.queue,
+            {
+                "VisibilityTimeout": str(self.p.visibility_timeout_seconds),
+                "ReceiveMessageWaitTimeSeconds": "20",
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": self.p.max_receive_count}
+                ),
+                "Policy": json.dumps(policy),
+            },
+        )
+        return queue_arn
+
+    # -- SNS -> SQS --------------------------------------------------------------------
+    def subscription(self, topic_arn: str, queue_arn: str) -> None:
+        existing = next(
+            (
+                s["SubscriptionArn"]
+                for page in self.sns.get_paginator("list_subscriptions_by_topic").paginate(
+                    TopicArn=topic_arn
+                )
+                for s in page.get("Subscriptions", [])
+                if s.get("Protocol") == "sqs" and s.get("Endpoint") == queue_arn
+            ),
+            None,
+        )
+        if existing is None:
+            self.sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes={"RawMessageDelivery": "true"},
+                ReturnSubscriptionArn=True,
+            )
+            self.note(f"subscription {self.p.topic} -> {self.p.queue}", "created")
+            return
+        attributes = self.sns.get_subscription_attributes(SubscriptionArn=existing)["Attributes"]
+        if attributes.get("RawMessageDelivery") != "true":
+            self.sns.set_subscription_attributes(
+                SubscriptionArn=existing, AttributeName="RawMessageDelivery", AttributeValue="true"
+            )
+            self.note(f"subscription {self.p.topic} -> {self.p.queue} raw delivery", "updated")
+
+    # -- S3 -> SNS ---------------------------------------------------------------------
+    def notification(self, topic_arn: str) -> None:
+        name = self.p.bucket
+        current = self.s3.get_bucket_notification_configuration(Bucket=name)
+        current.pop("ResponseMetadata", None)
+        ours = {
+            "Id": NOTIFICATION_ID,
+            "TopicArn": topic_arn,
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {
+                "Key": {"FilterRules": [{"Name": "prefix", "Value": self.p.incoming_prefix}]}
+            },
+        }
+        topics = current.get("TopicConfigurations", [])
+        mine = next((t for t in topics if t.get("Id") == NOTIFICATION_ID), None)
+        if mine is not None and _normal_notification(mine) == _normal_notification(ours):
+            return
+        current["TopicConfigurations"] = [
+            *(t for t in topics if t.get("Id") != NOTIFICATION_ID),
+            ours,
+        ]
+        self.s3.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration=current
+        )
+        self.note(f"bucket {name} notification -> {self.p.topic}", "updated")
+
+    # -- DynamoDB ----------------------------------------------------------------------
+    def table(self) -> None:
+        name = self.p.table
+        try:
+            self.ddb.describe_table(TableName=name)
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            self.ddb.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+                AttributeDefinitions=[
+                    {"AttributeName": "job_id", "AttributeType": "S"},
+                    {"AttributeName": "tenant", "AttributeType": "S"},
+                    {"AttributeName": "created_at", "AttributeType": "S"},
+                ],
+                GlobalSecondaryIndexes=[
+                    {
+                        "IndexName": TENANT_INDEX,
+                        "KeySchema": [
+                            {"AttributeName": "tenant", "KeyType": "HASH"},
+                            {"AttributeName": "created_at", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ],
+            )
+            self.ddb.get_waiter("table_exists").wait(TableName=name)
+            self.note(f"table {name}", "created")
+        ttl = self.ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING") or (
+            ttl.get("AttributeName") != "expires_at"
+        ):
+            self.ddb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+            )
+            self.note(f"table {name} TTL on expires_at", "updated")
+
+
+def _same_attribute(current: str | None, desired: str) -> bool:
+    if current == desired:
+        return True
+    if current is None:
+        return False
+    try:  # policies come back re-serialised; numbers inside JSON may come back as strings
+        return bool(_normal_json(json.loads(current)) == _normal_json(json.loads(desired)))
+    except ValueError:
+        return False
+
+
+def _normal_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normal_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal_json(v) for v in value]
+    return str(value)
+
+
+def _normal_notification(config: dict[str, Any]) -> Any:
+    rules = config.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+    return (
+        config.get("TopicArn"),
+        sorted(config.get("Events", [])),
+        sorted((r["Name"].lower(), r["Value"]) for r in rules),
+    )
+
+
+def bootstrap(aws: AwsSettings, pipeline: PipelineSettings) -> list[Change]:
+    """Reconcile every resource; the changes made, empty when everything was in place."""
+    r = _Reconciler(aws, pipeline)
+    r.table()
+    r.bucket()
+    topic_arn = r.topic()
+    queue_arn = r.queues(topic_arn)
+    r.subscription(topic_arn, queue_arn)
+    r.notification(topic_arn)  # last: S3 validates that it may publish to the topic
+    return r.changes
+
+
+def teardown(aws: AwsSettings, pipeline: PipelineSettings) -> None:
+    """Delete everything `bootstrap` made (tests and throwaway dev stacks only)."""
+    s3, sns = sync_client("s3", aws), sync_client("sns", aws)
+    sqs, ddb = sync_client("sqs", aws), sync_client("dynamodb", aws)
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=pipeline.bucket):
+            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                s3.delete_object(Bucket=pipeline.bucket, Key=v["Key"], VersionId=v["VersionId"])
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=pipeline.bucket):
+            for u in page.get("Uploads", []):
+                s3.abort_multipart_upload(
+                    Bucket=pipeline.bucket, Key=u["Key"], UploadId=u["UploadId"]
+                )
+        s3.delete_bucket(Bucket=pipeline.bucket)
+    except ClientError as exc:
+        if _code(exc) not in ("NoSuchBucket", "404"):
+            raise
+    for page in sns.get_paginator("list_topics").paginate():
+        for t in page.get("Topics", []):
+            if t["TopicArn"].rsplit(":", 1)[-1] == pipeline.topic:
+                sns.delete_topic(TopicArn=t["TopicArn"])
+    for queue in (pipeline.queue, pipeline.dlq_name):
+        try:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
+        except ClientError as exc:
+            if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                raise
+    try:
+        ddb.delete_table(TableName=pipeline.table)
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise

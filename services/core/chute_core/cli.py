@@ -1,0 +1,98 @@
+"""The `chute` command. Core commands live here; services add theirs through the
+`chute.commands` entry-point group (each entry is a `register(app)` function)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from chute_core import __version__
+from chute_core.errors import ChuteError
+from chute_core.settings import AwsSettings, ClientSettings, DevSettings, PipelineSettings, load
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="chute",
+    help="chute: accept uploads over HTTP, process them asynchronously.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print chute's version."""
+    typer.echo(__version__)
+
+
+@app.command("bootstrap")
+def bootstrap_command() -> None:
+    """Create or reconcile the bucket, topic, queues, subscription, notification and table."""
+    from chute_core.bootstrap import bootstrap
+
+    changes = bootstrap(load(AwsSettings), load(PipelineSettings))
+    for change in changes:
+        typer.echo(str(change))
+    typer.echo(f"{len(changes)} changes" if changes else "no changes: everything is in place")
+
+
+@app.command()
+def dev() -> None:
+    """Run moto, bootstrap, the API and a worker locally until Ctrl-C."""
+    from chute_core.dev import run_dev
+
+    run_dev(load(DevSettings), load(AwsSettings), load(PipelineSettings))
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(base_url=load(ClientSettings).api_url, timeout=httpx.Timeout(30.0))
+
+
+@app.command()
+def upload(
+    file: Annotated[Path, typer.Argument(help="The file to upload.")],
+    wait: Annotated[bool, typer.Option(help="Wait until the job is terminal.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 300.0,
+) -> None:
+    """Upload FILE to the API (CHUTE_API_URL); print the job."""
+    from chute_core.client import upload_file, wait_for_job
+
+    with _client() as client:
+        job = upload_file(client, file, show_progress=sys.stderr.isatty())
+        if wait:
+            job = wait_for_job(client, job["job_id"], timeout=timeout)
+    typer.echo(json.dumps(job, indent=2))
+
+
+@app.command()
+def status(job_id: Annotated[str, typer.Argument(help="The job's id.")]) -> None:
+    """Print one job's record."""
+    from chute_core.client import get_job
+
+    with _client() as client:
+        typer.echo(json.dumps(get_job(client, job_id), indent=2))
+
+
+def _register_plugins() -> None:
+    for entry in entry_points(group="chute.commands"):
+        entry.load()(app)
+
+
+def main() -> None:
+    _register_plugins()
+    try:
+        app()
+    except ChuteError as exc:
+        sys.stderr.write(f"chute: error: {exc}\n")
+        sys.exit(2)
+    except httpx.TransportError as exc:
+        sys.stderr.write(f"chute: error: cannot reach the API: {exc}\n")
+        sys.exit(2)

@@ -1,0 +1,126 @@
+"""`chute dev`: moto, bootstrap, the API and a worker as one foreground process tree."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import httpx
+
+from chute_core.bootstrap import bootstrap
+from chute_core.errors import ChuteError
+from chute_core.settings import AwsSettings, DevSettings, PipelineSettings
+
+__all__ = ["run_dev"]
+
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class _Stop(Exception):
+    """Raised from the signal handler so the `finally` that stops the children runs."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _wait_healthy(name: str, url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise ChuteError(f"{name} exited with code {proc.returncode} before it was ready")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise ChuteError(f"{name} not ready at {url} after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def _children() -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        yield procs
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> None:
+    endpoint = f"http://127.0.0.1:{dev.moto_port}"
+    env = dict(os.environ)
+    env["CHUTE_AWS_ENDPOINT_URL"] = endpoint
+    env["CHUTE_API_PORT"] = str(dev.api_port)
+    env["CHUTE_WORKER_HEALTH_PORT"] = str(dev.worker_health_port)
+    # moto accepts any credentials; these are only for the local stack this command owns.
+    env.setdefault("AWS_ACCESS_KEY_ID", "chute-dev")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "chute-dev")
+    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    chute = [sys.executable, "-m", "chute_core"]
+    try:
+        with _children() as procs:
+            moto = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(dev.moto_port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            procs.append(moto)
+            _wait_healthy("moto", f"{endpoint}/moto-api/", moto, dev.dev_ready_timeout_seconds)
+            local_aws = aws.model_copy(update={"aws_endpoint_url": endpoint})
+            changes = bootstrap(local_aws, pipeline)
+            _say(f"bootstrap: {len(changes)} changes")
+            api = subprocess.Popen([*chute, "api"], env=env)
+            procs.append(api)
+            worker = subprocess.Popen([*chute, "worker"], env=env)
+            procs.append(worker)
+            api_url = f"http://127.0.0.1:{dev.api_port}"
+            health_url = f"http://127.0.0.1:{dev.worker_health_port}"
+            _wait_healthy("api", f"{api_url}/readyz", api, dev.dev_ready_timeout_seconds)
+            _wait_healthy("worker", f"{health_url}/readyz", worker, dev.dev_ready_timeout_seconds)
+            curl = (
+                f"curl -sS -X POST {shlex.quote(api_url + '/v1/uploads?filename=hello.txt')}"
+                " -H 'Content-Type: text/plain' --data-binary 'hello, chute'"
+            )
+            _say(
+                "chute is running:\n"
+                f"  AWS (moto) {endpoint}\n"
+                f"  API        {api_url}   (docs: {api_url}/docs)\n"
+                f"  worker     {health_url}/readyz\n"
+                f"Try:\n  {curl}\n"
+                "Press Ctrl-C to stop."
+            )
+            while True:
+                for name, proc in (("moto", moto), ("api", api), ("worker", worker)):
+                    if proc.poll() is not None:
+                        raise ChuteError(f"{name} exited with code {proc.returncode}")
+                time.sleep(0.5)
+    except _Stop:
+        _say("stopping")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

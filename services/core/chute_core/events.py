@@ -1,0 +1,74 @@
+"""Parse the bodies of queue messages: raw S3 events, SNS-wrapped S3 events, s3:TestEvent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chute_core.errors import PoisonMessage
+
+__all__ = ["ObjectCreated", "TestEvent", "parse_body"]
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    bucket: str
+    key: str
+    size: int | None
+    etag: str | None
+    event_name: str
+    event_time: str | None
+
+
+@dataclass(frozen=True)
+class TestEvent:
+    """S3 sends one when a notification is configured; it carries no object."""
+
+    bucket: str | None
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise PoisonMessage("unparseable_body", f"not JSON: {exc}") from None
+
+
+def _record(raw: Any) -> ObjectCreated:
+    try:
+        event_name = str(raw["eventName"])
+        s3 = raw["s3"]
+        obj = s3["object"]
+        bucket = str(s3["bucket"]["name"])
+        key = unquote_plus(str(obj["key"]))  # S3 URL-encodes keys in events
+    except (KeyError, TypeError) as exc:
+        raise PoisonMessage("unparseable_body", f"S3 record lacks {exc}") from None
+    if not event_name.startswith("ObjectCreated:"):
+        raise PoisonMessage("unexpected_event", f"event {event_name} is not ObjectCreated")
+    size = obj.get("size")
+    etag = obj.get("eTag") or obj.get("etag")
+    return ObjectCreated(
+        bucket=bucket,
+        key=key,
+        size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
+        etag=str(etag).strip('"') if etag else None,
+        event_name=event_name,
+        event_time=raw.get("eventTime"),
+    )
+
+
+def parse_body(body: str) -> list[ObjectCreated] | TestEvent:
+    """Every object the message announces, or a TestEvent; PoisonMessage if it is neither."""
+    doc = _loads(body)
+    if isinstance(doc, dict) and doc.get("Type") == "Notification" and "Message" in doc:
+        doc = _loads(doc["Message"])  # SNS envelope without raw message delivery
+    if not isinstance(doc, dict):
+        raise PoisonMessage("unparseable_body", "body is not a JSON object")
+    if doc.get("Event") == "s3:TestEvent":
+        return TestEvent(bucket=doc.get("Bucket"))
+    records = doc.get("Records")
+    if not isinstance(records, list) or not records:
+        raise PoisonMessage("unparseable_body", "no S3 Records in body")
+    return [_record(r) for r in records]

@@ -1,0 +1,50 @@
+"""The object-key scheme: incoming/{tenant}/{job_id} and results/{tenant}/{job_id}/{name}."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chute_core.errors import PoisonMessage
+from chute_core.settings import PipelineSettings
+
+__all__ = ["ObjectKeys", "valid_tenant"]
+
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def valid_tenant(tenant: str) -> bool:
+    """Tenants become key segments, so they may never contain '/' or other surprises."""
+    return bool(_TENANT.match(tenant))
+
+
+@dataclass(frozen=True)
+class ObjectKeys:
+    incoming_prefix: str
+    results_prefix: str
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> ObjectKeys:
+        return cls(settings.incoming_prefix, settings.results_prefix)
+
+    def incoming(self, tenant: str, job_id: str) -> str:
+        if not valid_tenant(tenant):
+            raise ValueError(f"invalid tenant {tenant!r}")
+        return f"{self.incoming_prefix}{tenant}/{job_id}"
+
+    def result(self, tenant: str, job_id: str, name: str) -> str:
+        return f"{self.results_prefix}{tenant}/{job_id}/{name}"
+
+    def parse_incoming(self, key: str) -> tuple[str, str]:
+        """(tenant, job_id) of an incoming key; PoisonMessage for any other key."""
+        if not key.startswith(self.incoming_prefix):
+            raise PoisonMessage(
+                "unknown_prefix", f"key {key!r} is not under {self.incoming_prefix}"
+            )
+        parts = key[len(self.incoming_prefix) :].split("/")
+        if len(parts) != 2 or not valid_tenant(parts[0]) or not _JOB_ID.match(parts[1]):
+            raise PoisonMessage(
+                "malformed_key", f"key {key!r} is not {self.incoming_prefix}tenant/job_id"
+            )
+        return parts[0], parts[1]

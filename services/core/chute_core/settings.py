@@ -1,0 +1,126 @@
+"""Settings, one class per concern, all read from CHUTE_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated, TypeVar
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chute_core.errors import SettingsError
+
+__all__ = [
+    "ApiSettings",
+    "AwsSettings",
+    "ClientSettings",
+    "DevSettings",
+    "PipelineSettings",
+    "WorkerSettings",
+    "load",
+]
+
+_PREFIX = "CHUTE_"
+_CONFIG = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore", frozen=True)
+MiB = 1024 * 1024
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class AwsSettings(BaseSettings):
+    """Where the AWS clients point. Credentials always come from the standard AWS chain."""
+
+    model_config = _CONFIG
+
+    region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+    aws_max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    aws_max_pool_connections: Annotated[int, Field(ge=1, le=1000)] = 64
+
+
+class PipelineSettings(BaseSettings):
+    """The names of the pipeline's resources and the rules they share."""
+
+    model_config = _CONFIG
+
+    bucket: str = "chute-uploads"
+    topic: str = "chute-events"
+    queue: str = "chute-jobs"
+    dlq: str | None = None
+    table: str = "chute-jobs"
+    incoming_prefix: str = "incoming/"
+    results_prefix: str = "results/"
+    visibility_timeout_seconds: Annotated[int, Field(ge=1, le=43200)] = 60
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
+    job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+    @field_validator("incoming_prefix", "results_prefix")
+    @classmethod
+    def _prefix_ends_with_slash(cls, value: str) -> str:
+        if not value or not value.endswith("/") or value.startswith("/"):
+            raise ValueError("must be a key prefix such as 'incoming/'")
+        return value
+
+    @property
+    def dlq_name(self) -> str:
+        return self.dlq or f"{self.queue}-dlq"
+
+    @model_validator(mode="after")
+    def _prefixes_do_not_overlap(self) -> PipelineSettings:
+        # Results under the notification prefix would trigger the pipeline on its own output.
+        a, b = self.incoming_prefix, self.results_prefix
+        if a.startswith(b) or b.startswith(a):
+            raise ValueError("CHUTE_RESULTS_PREFIX must not overlap CHUTE_INCOMING_PREFIX")
+        return self
+
+
+class ApiSettings(BaseSettings):
+    model_config = _CONFIG
+
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8000
+    max_upload_bytes: Annotated[int, Field(ge=1)] = 5 * 1024 * MiB
+    upload_part_bytes: Annotated[int, Field(ge=5 * MiB, le=5 * 1024 * MiB)] = 8 * MiB
+    tenant: str = "default"
+
+
+class WorkerSettings(BaseSettings):
+    model_config = _CONFIG
+
+    worker_concurrency: Annotated[int, Field(ge=1, le=1000)] = 8
+    worker_health_host: str = "127.0.0.1"
+    worker_health_port: Port = 8001
+    worker_processor: str = "inspect"
+    worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    worker_wait_seconds: Annotated[int, Field(ge=0, le=20)] = 20
+    shutdown_grace_seconds: Annotated[float, Field(ge=0)] = 30.0
+
+
+class DevSettings(BaseSettings):
+    model_config = _CONFIG
+
+    moto_port: Port = 5000
+    api_port: Port = 8000
+    worker_health_port: Port = 8001
+    dev_ready_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+
+class ClientSettings(BaseSettings):
+    model_config = _CONFIG
+
+    api_url: str = "http://127.0.0.1:8000"
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S]) -> S:
+    """Build one settings class from the environment, or raise a one-line SettingsError."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = error["loc"]
+        if not loc:  # a cross-field rule: its message names the variables itself
+            raise SettingsError(str(error["msg"]).removeprefix("Value error, ")) from None
+        raise SettingsError(f"{_PREFIX}{str(loc[0]).upper()}: {error['msg']}") from None

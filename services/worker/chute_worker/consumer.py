@@ -1,0 +1,178 @@
+"""The consumer loop: long-poll SQS for as many messages as there are free slots,
+hand each to the JobRunner as a task, and act on its decision.
+
+Shutdown (SIGTERM): stop receiving at once, give in-flight jobs the grace period,
+then cancel what is left; cancelled jobs' messages become visible again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from typing import TYPE_CHECKING
+
+from chute_core.logs import get_logger
+from chute_core.settings import PipelineSettings, WorkerSettings
+from chute_worker.decisions import Action, Decision
+from chute_worker.handler import JobRunner
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+
+__all__ = ["Worker"]
+
+log = get_logger(__name__)
+MAX_BATCH = 10
+MAX_BACKOFF_SECONDS = 20.0
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        sqs: SQSClient,
+        runner: JobRunner,
+        pipeline: PipelineSettings,
+        settings: WorkerSettings,
+    ) -> None:
+        self._sqs = sqs
+        self._runner = runner
+        self._pipeline = pipeline
+        self._settings = settings
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._queue_url = ""
+        self._dlq_url = ""
+        self.ready = False
+
+    def stop(self) -> None:
+        """Stop receiving; `run` then drains in-flight work and returns."""
+        if not self._stopping.is_set():
+            log.info("worker_stopping", in_flight=len(self._tasks))
+        self._stopping.set()
+
+    async def _resolve_queues(self) -> None:
+        self._queue_url = (await self._sqs.get_queue_url(QueueName=self._pipeline.queue))[
+            "QueueUrl"
+        ]
+        self._dlq_url = (await self._sqs.get_queue_url(QueueName=self._pipeline.dlq_name))[
+            "QueueUrl"
+        ]
+
+    async def _until_stopped(self, seconds: float) -> None:
+        """Wait `seconds`, or less if stop() is called meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _receive(self, free: int) -> list[MessageTypeDef]:
+        receive = asyncio.ensure_future(
+            self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(MAX_BATCH, free),
+                WaitTimeSeconds=self._settings.worker_wait_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=["All"],
+            )
+        )
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        done, _ = await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if receive not in done:
+            # Stop at once rather than finish a 20 s long poll; anything it would have
+            # received stays on the queue.
+            receive.cancel()
+            await asyncio.gather(receive, return_exceptions=True)
+            return []
+        return receive.result().get("Messages", [])
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if not self._queue_url:
+                    await self._resolve_queues()
+                free = self._settings.worker_concurrency - len(self._tasks)
+                if free <= 0:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                    continue
+                messages = await self._receive(free)
+            except Exception as exc:
+                failures += 1
+                self.ready = False
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
+                if failures == 1:
+                    log.warning("backend_unavailable", error=str(exc))
+                await self._until_stopped(delay)
+                continue
+            if failures:
+                log.info("backend_available", after_failures=failures)
+            failures = 0
+            self.ready = True
+            for message in messages:
+                task = asyncio.create_task(self._process(message))
+                self._tasks.add(task)
+                task.add_done_callback(self._reap)
+        await self._drain()
+
+    def _reap(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slot_freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("message_task_crashed", error=repr(task.exception()))
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            log.info("worker_draining", in_flight=len(self._tasks))
+            _, pending = await asyncio.wait(
+                set(self._tasks), timeout=self._settings.shutdown_grace_seconds
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        log.info("worker_stopped")
+
+    async def _process(self, message: MessageTypeDef) -> None:
+        message_id = message["MessageId"]
+        receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        try:
+            decision = await self._runner.handle(
+                message_id=message_id, body=message["Body"], receive_count=receive_count
+            )
+        except Exception as exc:
+            log.exception("message_handling_error", message_id=message_id, error=str(exc))
+            decision = Decision.retry()
+        await asyncio.shield(self._apply(message, decision))
+
+    async def _apply(self, message: MessageTypeDef, decision: Decision) -> None:
+        receipt = message["ReceiptHandle"]
+        try:
+            if decision.action is Action.DEAD_LETTER:
+                await self._sqs.send_message(
+                    QueueUrl=self._dlq_url,
+                    MessageBody=message["Body"],
+                    MessageAttributes={
+                        "chute-reason": {
+                            "DataType": "String",
+                            "StringValue": decision.reason or "",
+                        },
+                        "chute-source-message-id": {
+                            "DataType": "String",
+                            "StringValue": message["MessageId"],
+                        },
+                    },
+                )
+            if decision.action in (Action.DELETE, Action.DEAD_LETTER):
+                await self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt)
+            elif decision.visibility is not None:
+                await self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url,
+                    ReceiptHandle=receipt,
+                    VisibilityTimeout=decision.visibility,
+                )
+        except Exception as exc:
+            # The message will simply come back; the job record's conditions keep it safe.
+            log.warning("message_ack_failed", message_id=message["MessageId"], error=str(exc))

@@ -1,0 +1,63 @@
+"""The worker process: open clients, serve health, consume until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+
+import uvicorn
+
+from chute_core.aws import open_clients
+from chute_core.job_store import JobStore
+from chute_core.keys import ObjectKeys
+from chute_core.logs import get_logger
+from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings
+from chute_worker.consumer import Worker
+from chute_worker.handler import JobRunner
+from chute_worker.health import HealthServer, health_app
+from chute_worker.processors import load_processor
+
+__all__ = ["main"]
+
+log = get_logger(__name__)
+
+
+async def main(*, aws: AwsSettings, pipeline: PipelineSettings, settings: WorkerSettings) -> None:
+    processor = load_processor(settings.worker_processor)
+    async with AsyncExitStack() as stack:
+        clients = await open_clients(stack, aws)
+        runner = JobRunner(
+            store=JobStore(clients.dynamodb, pipeline.table),
+            s3=clients.s3,
+            keys=ObjectKeys.from_settings(pipeline),
+            pipeline=pipeline,
+            processor=processor,
+            worker_id=settings.worker_id,
+        )
+        worker = Worker(sqs=clients.sqs, runner=runner, pipeline=pipeline, settings=settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        health = HealthServer(
+            uvicorn.Config(
+                health_app(lambda: worker.ready),
+                host=settings.worker_health_host,
+                port=settings.worker_health_port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        health_task = asyncio.create_task(health.serve())
+        log.info(
+            "worker_started",
+            worker_id=settings.worker_id,
+            processor=processor.name,
+            concurrency=settings.worker_concurrency,
+        )
+        try:
+            await worker.run()
+        finally:
+            health.should_exit = True
+            await health_task

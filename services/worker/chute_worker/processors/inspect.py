@@ -1,0 +1,56 @@
+"""`inspect`: size, SHA-256 and the MIME type detected from the object's magic bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import puremagic
+
+from chute_worker.processors import ProcessorContext
+
+__all__ = ["InspectProcessor", "detect_type"]
+
+SNIFF_BYTES = 8192
+
+
+def detect_type(head: bytes) -> str:
+    """MIME type from magic bytes (puremagic's tables); plain text if it decodes as UTF-8."""
+    try:
+        matches = puremagic.magic_string(head)
+    except (puremagic.PureError, ValueError):
+        matches = []
+    for match in matches:
+        if match.mime_type:
+            return str(match.mime_type)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the sniff boundary is still text.
+        if exc.start < len(head) - 3:
+            return "application/octet-stream"
+    return "text/plain" if head else "application/x-empty"
+
+
+class InspectProcessor:
+    name = "inspect"
+
+    async def process(self, ctx: ProcessorContext) -> dict[str, Any]:
+        digest = hashlib.sha256()
+        size = 0
+        head = bytearray()
+        async for chunk in ctx.read():
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+            digest.update(chunk)
+            size += len(chunk)
+        summary = {
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "detected_type": detect_type(bytes(head)),
+        }
+        key = await ctx.write_result(
+            "inspect.json", json.dumps(summary).encode(), "application/json"
+        )
+        return {**summary, "objects": [key]}
