@@ -1,5 +1,1 @@
-"""chute's HTTP API."""
-
-from chute_api.app import create_app
-
-__all__ = ["create_app"]
+"""chute's HTTP API. The app factory is `chute_api.app.create_app`."""

@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 
 from chute_core.errors import PoisonMessage
 
-__all__ = ["ObjectCreated", "TestEvent", "parse_body"]
+__all__ = ["ObjectCreated", "S3TestEvent", "parse_body"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class ObjectCreated:
 
 
 @dataclass(frozen=True)
-class TestEvent:
+class S3TestEvent:
     """S3 sends one when a notification is configured; it carries no object."""
 
     bucket: str | None
@@ -59,15 +59,15 @@ def _record(raw: Any) -> ObjectCreated:
     )
 
 
-def parse_body(body: str) -> list[ObjectCreated] | TestEvent:
-    """Every object the message announces, or a TestEvent; PoisonMessage if it is neither."""
+def parse_body(body: str) -> list[ObjectCreated] | S3TestEvent:
+    """Every object the message announces, or a S3TestEvent; PoisonMessage if it is neither."""
     doc = _loads(body)
     if isinstance(doc, dict) and doc.get("Type") == "Notification" and "Message" in doc:
         doc = _loads(doc["Message"])  # SNS envelope without raw message delivery
     if not isinstance(doc, dict):
         raise PoisonMessage("unparseable_body", "body is not a JSON object")
     if doc.get("Event") == "s3:TestEvent":
-        return TestEvent(bucket=doc.get("Bucket"))
+        return S3TestEvent(bucket=doc.get("Bucket"))
     records = doc.get("Records")
     if not isinstance(records, list) or not records:
         raise PoisonMessage("unparseable_body", "no S3 Records in body")

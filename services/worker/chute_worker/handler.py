@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from chute_core.errors import JobNotFound, PoisonMessage, ProcessorError, TransitionConflict
-from chute_core.events import ObjectCreated, TestEvent, parse_body
+from chute_core.events import ObjectCreated, S3TestEvent, parse_body
 from chute_core.job_store import JobStore
 from chute_core.jobs import TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import ObjectKeys
@@ -42,7 +42,7 @@ class JobRunner:
     async def handle(self, *, message_id: str, body: str, receive_count: int) -> Decision:
         try:
             parsed = parse_body(body)
-            if isinstance(parsed, TestEvent):
+            if isinstance(parsed, S3TestEvent):
                 log.info("test_event_ignored", message_id=message_id, bucket=parsed.bucket)
                 return Decision.delete()
             decisions = [

@@ -13,6 +13,7 @@ from chute_worker.processors import ProcessorContext
 __all__ = ["InspectProcessor", "detect_type"]
 
 SNIFF_BYTES = 8192
+CONTAINERS = frozenset({"application/zip", "application/x-ole-storage"})
 
 
 def detect_type(head: bytes) -> str:
@@ -21,9 +22,16 @@ def detect_type(head: bytes) -> str:
         matches = puremagic.magic_string(head)
     except (puremagic.PureError, ValueError):
         matches = []
-    for match in matches:
-        if match.mime_type:
-            return str(match.mime_type)
+    typed = [m for m in matches if m.mime_type]
+    if typed:
+        best = [m for m in typed if m.confidence == typed[0].confidence]
+        if len({m.mime_type for m in best}) > 1:
+            # A signature shared by several formats (docx, xlsx, ... are all zip) proves
+            # only the container; name the container rather than guess a format.
+            for m in best:
+                if m.mime_type in CONTAINERS:
+                    return str(m.mime_type)
+        return str(best[0].mime_type)
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -1,0 +1,111 @@
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from chute_core.bootstrap import bootstrap
+from tests.support.processes import REPO
+from tests.support.stack import Stack
+
+
+def snapshot(stack: Stack) -> dict[str, Any]:
+    p = stack.pipeline
+    s3, sns, sqs, ddb = (stack.client(s) for s in ("s3", "sns", "sqs", "dynamodb"))
+    topic_arn = next(
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":" + p.topic)
+    )
+
+    def clean(response: dict[str, Any]) -> dict[str, Any]:
+        response.pop("ResponseMetadata", None)
+        return response
+
+    table = ddb.describe_table(TableName=p.table)["Table"]
+    return {
+        "encryption": clean(s3.get_bucket_encryption(Bucket=p.bucket)),
+        "public_access": clean(s3.get_public_access_block(Bucket=p.bucket)),
+        "lifecycle": clean(s3.get_bucket_lifecycle_configuration(Bucket=p.bucket)),
+        "notification": clean(s3.get_bucket_notification_configuration(Bucket=p.bucket)),
+        "topic": sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"],
+        "subscriptions": sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"],
+        "queues": [
+            sqs.get_queue_attributes(QueueUrl=stack.queue_url(q), AttributeNames=["All"])[
+                "Attributes"
+            ]
+            for q in (p.queue, p.dlq_name)
+        ],
+        "table": {
+            k: table[k] for k in ("KeySchema", "GlobalSecondaryIndexes", "BillingModeSummary")
+        },
+        "ttl": ddb.describe_time_to_live(TableName=p.table)["TimeToLiveDescription"],
+    }
+
+
+def test_bootstrap_configures_every_resource_as_designed(stack: Stack) -> None:
+    snap = snapshot(stack)
+    p = stack.pipeline
+    main_queue, dlq = snap["queues"]
+    redrive = json.loads(main_queue["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert int(redrive["maxReceiveCount"]) == p.max_receive_count
+    assert p.dlq_name == f"{p.queue}-dlq"
+    assert main_queue["VisibilityTimeout"] == str(p.visibility_timeout_seconds)
+    (sub,) = snap["subscriptions"]
+    assert sub["Protocol"] == "sqs"
+    assert sub["Endpoint"] == main_queue["QueueArn"]
+    (topic_config,) = snap["notification"]["TopicConfigurations"]
+    assert topic_config["Events"] == ["s3:ObjectCreated:*"]
+    rules = topic_config["Filter"]["Key"]["FilterRules"]
+    assert [(r["Name"].lower(), r["Value"]) for r in rules] == [("prefix", "incoming/")]
+    assert all(snap["public_access"]["PublicAccessBlockConfiguration"].values())
+    (rule,) = snap["lifecycle"]["Rules"]
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert snap["table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    (index,) = snap["table"]["GlobalSecondaryIndexes"]
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["tenant", "created_at"]
+    assert snap["ttl"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    assert json.loads(snap["topic"]["Policy"])["Statement"][0]["Condition"]["ArnLike"] == {
+        "aws:SourceArn": f"arn:aws:s3:::{p.bucket}"
+    }
+
+
+def test_second_bootstrap_changes_nothing_and_says_so(stack: Stack) -> None:
+    before = snapshot(stack)
+    assert bootstrap(stack.aws, stack.pipeline) == []
+    result = subprocess.run(
+        [sys.executable, "-m", "chute_core", "bootstrap"],
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    assert result.stdout.strip() == "no changes: everything is in place"
+    assert snapshot(stack) == before
+
+
+def test_bootstrap_repairs_drifted_queue_attributes(stack: Stack) -> None:
+    sqs = stack.client("sqs")
+    sqs.set_queue_attributes(QueueUrl=stack.queue_url(), Attributes={"VisibilityTimeout": "7"})
+    (change,) = bootstrap(stack.aws, stack.pipeline)
+    assert change.resource.startswith(f"queue {stack.pipeline.queue} attributes ")
+    assert "VisibilityTimeout" in change.resource
+    attrs = sqs.get_queue_attributes(QueueUrl=stack.queue_url(), AttributeNames=["All"])
+    assert attrs["Attributes"]["VisibilityTimeout"] == str(
+        stack.pipeline.visibility_timeout_seconds
+    )
+    assert bootstrap(stack.aws, stack.pipeline) == []
+
+
+def test_bad_setting_stops_the_cli_with_one_line_naming_it() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chute_core", "bootstrap"],
+        env={**os.environ, "CHUTE_MAX_RECEIVE_COUNT": "lots"},
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("chute: error: CHUTE_MAX_RECEIVE_COUNT: ")

@@ -1,0 +1,130 @@
+"""Start chute's and moto's servers as real child processes on free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.polling import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def rss_peak_bytes(self) -> int:
+        return _status_kib(self.proc.pid, "VmHWM") * 1024
+
+    def rss_bytes(self) -> int:
+        return _status_kib(self.proc.pid, "VmRSS") * 1024
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
+
+
+def start(
+    name: str,
+    argv: list[str],
+    *,
+    env: Mapping[str, str],
+    ready_url: str,
+    base_url: str,
+    log_dir: Path,
+    timeout: float = 30.0,
+) -> Server:
+    log_path = log_dir / f"{name}-{free_port()}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+        )
+    server = Server(name=name, proc=proc, url=base_url, log_path=log_path)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"{name} exited {proc.returncode}:\n{server.log()[-3000:]}")
+        try:
+            return httpx.get(ready_url, timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(ready, timeout=timeout, what=f"{name} ready at {ready_url}")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_moto(log_dir: Path) -> Server:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return start(
+        "moto",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={},
+        ready_url=f"{url}/moto-api/",
+        base_url=url,
+        log_dir=log_dir,
+    )
+
+
+def start_api(env: Mapping[str, str], log_dir: Path) -> Server:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return start(
+        "api",
+        [sys.executable, "-m", "chute_core", "api"],
+        env={**env, "CHUTE_API_PORT": str(port)},
+        ready_url=f"{url}/readyz",
+        base_url=url,
+        log_dir=log_dir,
+    )
+
+
+def start_worker(env: Mapping[str, str], log_dir: Path) -> Server:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return start(
+        "worker",
+        [sys.executable, "-m", "chute_core", "worker"],
+        env={"PYTHONPATH": str(REPO), **env, "CHUTE_WORKER_HEALTH_PORT": str(port)},
+        ready_url=f"{url}/readyz",
+        base_url=url,
+        log_dir=log_dir,
+    )

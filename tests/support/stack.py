@@ -1,0 +1,74 @@
+"""A freshly bootstrapped set of pipeline resources with unique names, per test."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from chute_core.aws import sync_client
+from chute_core.settings import AwsSettings, PipelineSettings
+
+
+@dataclass
+class Stack:
+    aws: AwsSettings
+    pipeline: PipelineSettings
+
+    @property
+    def env(self) -> dict[str, str]:
+        p = self.pipeline
+        return {
+            "CHUTE_AWS_ENDPOINT_URL": self.aws.aws_endpoint_url or "",
+            "CHUTE_REGION": self.aws.region,
+            "CHUTE_BUCKET": p.bucket,
+            "CHUTE_TOPIC": p.topic,
+            "CHUTE_QUEUE": p.queue,
+            "CHUTE_TABLE": p.table,
+            "CHUTE_VISIBILITY_TIMEOUT_SECONDS": str(p.visibility_timeout_seconds),
+            "CHUTE_MAX_RECEIVE_COUNT": str(p.max_receive_count),
+        }
+
+    def client(self, service: str) -> Any:
+        return sync_client(service, self.aws)
+
+    def queue_url(self, name: str | None = None) -> str:
+        url: str = self.client("sqs").get_queue_url(QueueName=name or self.pipeline.queue)[
+            "QueueUrl"
+        ]
+        return url
+
+    def keys(self, prefix: str = "") -> list[str]:
+        s3 = self.client("s3")
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.pipeline.bucket, Prefix=prefix
+        )
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    def multipart_uploads(self) -> list[dict[str, Any]]:
+        uploads: list[dict[str, Any]] = (
+            self.client("s3").list_multipart_uploads(Bucket=self.pipeline.bucket).get("Uploads", [])
+        )
+        return uploads
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        item = (
+            self.client("dynamodb")
+            .get_item(
+                TableName=self.pipeline.table, Key={"job_id": {"S": job_id}}, ConsistentRead=True
+            )
+            .get("Item")
+        )
+        if item is None:
+            return None
+        d = TypeDeserializer()
+        return {k: d.deserialize(v) for k, v in item.items()}
+
+
+def unique_pipeline(**overrides: Any) -> PipelineSettings:
+    name = f"t{uuid.uuid4().hex[:12]}"
+    values: dict[str, Any] = {"bucket": name, "topic": name, "queue": name, "table": name}
+    values.update(overrides)
+    return PipelineSettings(**values)
