@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from chute_api.errors import EmptyUpload, UploadTooLarge
 
@@ -69,12 +69,13 @@ class ObjectWriter:
             raise UploadTooLarge(f"upload exceeds the limit of {self._max_bytes} bytes")
         self._sha256.update(data)
         self._buffer += data
-        while len(self._buffer) >= self._part_size:
-            part = bytes(self._buffer[: self._part_size])
-            del self._buffer[: self._part_size]
+        if len(self._buffer) >= self._part_size:
+            # Hand the whole buffer over as the part (at least part_size, which is all S3
+            # asks of every part but the last): no copy, no memmove.
+            part, self._buffer = self._buffer, bytearray()
             await self._send_part(part)
 
-    async def _send_part(self, part: bytes) -> None:
+    async def _send_part(self, part: bytearray) -> None:
         if self._upload_id is None:
             created = await self._s3.create_multipart_upload(
                 Bucket=self._bucket,
@@ -89,14 +90,14 @@ class ObjectWriter:
         self._parts.append({"PartNumber": number})
         self._in_flight = asyncio.create_task(self._upload_part(number, part))
 
-    async def _upload_part(self, number: int, part: bytes) -> None:
+    async def _upload_part(self, number: int, part: bytearray) -> None:
         assert self._upload_id is not None
         response = await self._s3.upload_part(
             Bucket=self._bucket,
             Key=self._key,
             UploadId=self._upload_id,
             PartNumber=number,
-            Body=part,
+            Body=cast(bytes, part),  # botocore sends any bytes-like body; the stubs say bytes
         )
         self._parts[number - 1]["ETag"] = response["ETag"]
 
@@ -115,7 +116,8 @@ class ObjectWriter:
             etag = put["ETag"]
         else:
             if self._buffer:
-                await self._send_part(bytes(self._buffer))
+                part, self._buffer = self._buffer, bytearray()
+                await self._send_part(part)
             if self._in_flight is not None:
                 await self._in_flight
             done = await self._s3.complete_multipart_upload(
