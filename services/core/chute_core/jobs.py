@@ -10,6 +10,7 @@ import uuid_utils
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "ISO_FORMAT",
     "SOURCES",
     "TERMINAL",
     "Job",
@@ -87,13 +88,16 @@ class Job(BaseModel):
     expires_at: int
 
 
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
     """Fixed-width UTC ISO-8601: string order is time order (lease checks rely on it)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime(ISO_FORMAT)
 
 
 def new_job_id() -> str:

@@ -138,9 +138,20 @@ class Worker:
     async def _process(self, message: MessageTypeDef) -> None:
         message_id = message["MessageId"]
         receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+
+        async def extend_visibility(seconds: int) -> None:
+            await self._sqs.change_message_visibility(
+                QueueUrl=self._queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=seconds,
+            )
+
         try:
             decision = await self._runner.handle(
-                message_id=message_id, body=message["Body"], receive_count=receive_count
+                message_id=message_id,
+                body=message["Body"],
+                receive_count=receive_count,
+                extend_visibility=extend_visibility,
             )
         except Exception as exc:
             log.exception("message_handling_error", message_id=message_id, error=str(exc))

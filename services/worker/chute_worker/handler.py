@@ -6,19 +6,21 @@ Every state change is a conditional write; losing a race is an ordinary outcome
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chute_core.errors import JobNotFound, PoisonMessage, ProcessorError, TransitionConflict
 from chute_core.events import ObjectCreated, S3TestEvent, parse_body
 from chute_core.job_store import JobStore
-from chute_core.jobs import TERMINAL, Job, JobState, iso, utcnow
+from chute_core.jobs import ISO_FORMAT, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings
 from chute_worker.decisions import Action, Decision
+from chute_worker.heartbeat import ExtendVisibility, heartbeat
 from chute_worker.processors import Processor, ProcessorContext
 
 if TYPE_CHECKING:
@@ -39,14 +41,22 @@ class JobRunner:
     processor: Processor
     worker_id: str
 
-    async def handle(self, *, message_id: str, body: str, receive_count: int) -> Decision:
+    async def handle(
+        self,
+        *,
+        message_id: str,
+        body: str,
+        receive_count: int,
+        extend_visibility: ExtendVisibility,
+    ) -> Decision:
         try:
             parsed = parse_body(body)
             if isinstance(parsed, S3TestEvent):
                 log.info("test_event_ignored", message_id=message_id, bucket=parsed.bucket)
                 return Decision.delete()
             decisions = [
-                await self._handle_record(record, message_id, receive_count) for record in parsed
+                await self._handle_record(record, message_id, receive_count, extend_visibility)
+                for record in parsed
             ]
         except PoisonMessage as exc:
             log.warning(
@@ -57,7 +67,11 @@ class JobRunner:
         return retries[0] if retries else Decision.delete()
 
     async def _handle_record(
-        self, record: ObjectCreated, message_id: str, receive_count: int
+        self,
+        record: ObjectCreated,
+        message_id: str,
+        receive_count: int,
+        extend_visibility: ExtendVisibility,
     ) -> Decision:
         if record.bucket != self.pipeline.bucket:
             raise PoisonMessage("unknown_bucket", f"event for bucket {record.bucket}")
@@ -70,7 +84,7 @@ class JobRunner:
             return self._after_conflict(conflict.current, message_id)
         if job.tenant != tenant:
             raise PoisonMessage("tenant_mismatch", f"job {job_id} is not {tenant}'s")
-        return await self._run(job, record, message_id, receive_count)
+        return await self._run(job, record, message_id, receive_count, extend_visibility)
 
     async def _claim(self, job_id: str) -> Job:
         now = utcnow()
@@ -98,18 +112,38 @@ class JobRunner:
         )
         if current.state in TERMINAL:
             return Decision.delete()  # a duplicate of work already done
-        # Someone holds the job: look again once their lease could have lapsed.
-        return Decision.retry(self.pipeline.visibility_timeout_seconds)
+        # Someone holds the job: look again when their lease would lapse without a
+        # heartbeat; by then it is finished (delete) or claimable (take over).
+        return Decision.retry(self._lease_remaining(current))
+
+    def _lease_remaining(self, job: Job) -> int:
+        full = self.pipeline.visibility_timeout_seconds
+        if not job.lease_expires_at:
+            return full
+        expires = datetime.strptime(job.lease_expires_at, ISO_FORMAT).replace(tzinfo=UTC)
+        return max(1, min(full, math.ceil((expires - utcnow()).total_seconds()) + 1))
 
     async def _run(
-        self, job: Job, record: ObjectCreated, message_id: str, receive_count: int
+        self,
+        job: Job,
+        record: ObjectCreated,
+        message_id: str,
+        receive_count: int,
+        extend_visibility: ExtendVisibility,
     ) -> Decision:
         started = time.monotonic()
         ctx = ProcessorContext(
             job=job, bucket=record.bucket, key=record.key, keys=self.keys, s3=self.s3
         )
         try:
-            summary = await self.processor.process(ctx)
+            async with heartbeat(
+                store=self.store,
+                job_id=job.job_id,
+                owner=self.worker_id,
+                visibility=self.pipeline.visibility_timeout_seconds,
+                extend_visibility=extend_visibility,
+            ):
+                summary = await self.processor.process(ctx)
         except Exception as exc:
             error = (
                 exc
