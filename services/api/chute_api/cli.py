@@ -11,6 +11,9 @@ def register(app: typer.Typer) -> None:
     @app.command("api")
     def api_command() -> None:
         """Serve the API (CHUTE_API_HOST, CHUTE_API_PORT) until SIGINT/SIGTERM."""
+        import signal
+        import sys
+
         import uvicorn
 
         from chute_api.app import create_app
@@ -19,6 +22,9 @@ def register(app: typer.Typer) -> None:
 
         settings = load(ApiSettings)
         configure_logging()
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the
+        # handler that was installed before it: make that one a clean exit 0.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         uvicorn.run(
             create_app(api=settings),
             host=settings.api_host,
