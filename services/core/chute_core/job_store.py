@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chute_core.errors import ChuteError, JobNotFound, TransitionConflict
-from chute_core.jobs import SOURCES, Job, JobState, iso, utcnow
+from chute_core.jobs import SOURCES, TERMINAL, Job, JobState, iso, utcnow
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -80,23 +81,11 @@ class JobStore:
 
     async def annotate(self, job_id: str, values: Mapping[str, Any]) -> Job:
         """Set attributes other than `state` (measurements, results) on an existing job."""
-        names = {f"#a{i}": attr for i, attr in enumerate(values)}
-        item = _to_item({f":a{i}": v for i, v in enumerate(values.values())})
+        update = _Update(set_values=values)
         try:
-            response = await self._client.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(names))),
-                ConditionExpression="attribute_exists(job_id)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=item,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                raise JobNotFound(job_id) from None
-            raise
-        return _from_item(response["Attributes"])
+            return await self._apply(job_id, update, "attribute_exists(job_id)")
+        except _Conflict:
+            raise JobNotFound(job_id) from None
 
     async def transition(
         self,
@@ -107,53 +96,64 @@ class JobStore:
         lease_owner: str | None = None,
         set_values: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
-        count_attempt: bool = False,
-        takeover_expired_before: str | None = None,
     ) -> Job:
         """Move the job to `target` if it is in one of `sources` (and, with `lease_owner`,
         still leased by it). Raise TransitionConflict with the current record otherwise."""
-        allowed = sorted(frozenset(sources) if sources is not None else SOURCES[target])
-        names: dict[str, str] = {"#state": "state", "#updated_at": "updated_at"}
-        values: dict[str, Any] = {":target": target.value, ":now": iso(utcnow())}
-        source_refs = []
-        for i, state in enumerate(allowed):
-            values[f":src{i}"] = state.value
-            source_refs.append(f":src{i}")
-        condition = f"#state IN ({', '.join(source_refs)})"
-        if takeover_expired_before is not None:
-            names["#lease_expires_at"] = "lease_expires_at"
-            values[":processing"] = JobState.PROCESSING.value
-            values[":expired_before"] = takeover_expired_before
-            condition = (
-                f"({condition}) OR (#state = :processing AND #lease_expires_at < :expired_before)"
-            )
+        update = _Update(target=target, set_values=set_values or {}, remove=tuple(remove))
+        condition = update.states_in(sources if sources is not None else SOURCES[target])
         if lease_owner is not None:
-            names["#lease_owner"] = "lease_owner"
-            values[":owner"] = lease_owner
-            condition = f"({condition}) AND #lease_owner = :owner"
-        updates = ["#state = :target", "#updated_at = :now"]
-        for i, (attr, value) in enumerate((set_values or {}).items()):
-            names[f"#s{i}"] = attr
-            values[f":s{i}"] = value
-            updates.append(f"#s{i} = :s{i}")
-        if count_attempt:
-            names["#attempts"] = "attempts"
-            values[":zero"], values[":one"] = 0, 1
-            updates.append("#attempts = if_not_exists(#attempts, :zero) + :one")
-        expression = "SET " + ", ".join(updates)
-        removed = list(remove)
-        if removed:
-            for i, attr in enumerate(removed):
-                names[f"#r{i}"] = attr
-            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
+            condition = f"({condition}) AND #lease_owner = {update.value(lease_owner)}"
+            update.names["#lease_owner"] = "lease_owner"
+        return await self._transition(job_id, update, condition)
+
+    async def claim(self, job_id: str, *, owner: str, lease_seconds: int, etag: str | None) -> Job:
+        """Take the job for processing with a lease, counting the attempt. Claimable:
+        QUEUED or RECEIVING (the event may overtake the API's QUEUED write), PROCESSING
+        under an expired lease (its worker died), or terminal when `etag` names a newer
+        object than the one processed (a genuinely new upload, not a duplicate event)."""
+        now = utcnow()
+        update = _Update(
+            target=JobState.PROCESSING,
+            set_values={
+                "lease_owner": owner,
+                "lease_expires_at": iso(now + timedelta(seconds=lease_seconds)),
+                "started_at": iso(now),
+            },
+            remove=("error",),
+            count_attempt=True,
+        )
+        update.names["#lease_expires_at"] = "lease_expires_at"
+        condition = (
+            f"({update.states_in(SOURCES[JobState.PROCESSING])})"
+            f" OR (#state = {update.value(JobState.PROCESSING.value)}"
+            f" AND #lease_expires_at < {update.value(iso(now))})"
+        )
+        if etag is not None:
+            update.names["#processed_etag"] = "processed_etag"
+            condition += (
+                f" OR (({update.states_in(TERMINAL - {JobState.CANCELLED})})"
+                f" AND #processed_etag <> {update.value(etag)})"
+            )
+        return await self._transition(job_id, update, condition)
+
+    async def _transition(self, job_id: str, update: _Update, condition: str) -> Job:
+        try:
+            return await self._apply(job_id, update, f"attribute_exists(job_id) AND ({condition})")
+        except _Conflict as conflict:
+            if conflict.old is None:
+                raise JobNotFound(job_id) from None
+            target = update.target.value if update.target else "?"
+            raise TransitionConflict(job_id, target, conflict.old) from None
+
+    async def _apply(self, job_id: str, update: _Update, condition: str) -> Job:
         try:
             response = await self._client.update_item(
                 TableName=self._table,
                 Key={"job_id": {"S": job_id}},
-                UpdateExpression=expression,
-                ConditionExpression=f"attribute_exists(job_id) AND ({condition})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_to_item(values),
+                UpdateExpression=update.expression(),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=update.names,
+                ExpressionAttributeValues=_to_item(update.values),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -161,7 +161,64 @@ class JobStore:
             if not _is_condition_failure(exc):
                 raise
             old: Any = dict(exc.response).get("Item")
-            if not old:
-                raise JobNotFound(job_id) from None
-            raise TransitionConflict(job_id, target.value, _from_item(old)) from None
+            raise _Conflict(_from_item(old) if old else None) from None
         return _from_item(response["Attributes"])
+
+
+class _Conflict(Exception):
+    def __init__(self, old: Job | None) -> None:
+        self.old = old
+
+
+class _Update:
+    """Builds one UpdateItem: placeholders for every name and value, so reserved words
+    (`state`, `object`, `result`, `error`) and user data never reach the expression."""
+
+    def __init__(
+        self,
+        *,
+        target: JobState | None = None,
+        set_values: Mapping[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+        count_attempt: bool = False,
+    ) -> None:
+        self.target = target
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+        self._sets: list[str] = []
+        self._removes: list[str] = []
+        if target is not None:
+            self.names["#state"] = "state"
+            self._set("updated_at", iso(utcnow()))
+            self._sets.append(f"#state = {self.value(target.value)}")
+        for attr, value in (set_values or {}).items():
+            self._set(attr, value)
+        for attr in remove:
+            self._removes.append(self.name(attr))
+        if count_attempt:
+            attempts = self.name("attempts")
+            zero, one = self.value(0), self.value(1)
+            self._sets.append(f"{attempts} = if_not_exists({attempts}, {zero}) + {one}")
+
+    def name(self, attr: str) -> str:
+        ref = f"#n{len(self.names)}"
+        self.names[ref] = attr
+        return ref
+
+    def value(self, value: Any) -> str:
+        ref = f":v{len(self.values)}"
+        self.values[ref] = value
+        return ref
+
+    def _set(self, attr: str, value: Any) -> None:
+        self._sets.append(f"{self.name(attr)} = {self.value(value)}")
+
+    def states_in(self, states: Iterable[JobState]) -> str:
+        refs = ", ".join(self.value(s.value) for s in sorted(states))
+        return f"#state IN ({refs})"
+
+    def expression(self) -> str:
+        text = "SET " + ", ".join(self._sets)
+        if self._removes:
+            text += " REMOVE " + ", ".join(self._removes)
+        return text

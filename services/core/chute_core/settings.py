@@ -94,6 +94,9 @@ class WorkerSettings(BaseSettings):
     worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     worker_wait_seconds: Annotated[int, Field(ge=0, le=20)] = 20
     shutdown_grace_seconds: Annotated[float, Field(ge=0)] = 30.0
+    retry_base_seconds: Annotated[float, Field(gt=0)] = 2.0
+    retry_max_seconds: Annotated[float, Field(gt=0, le=43200)] = 300.0
+    delete_batch_wait_seconds: Annotated[float, Field(ge=0, le=1)] = 0.05
 
 
 class DevSettings(BaseSettings):

@@ -2,7 +2,8 @@
 hand each to the JobRunner as a task, and act on its decision.
 
 Shutdown (SIGTERM): stop receiving at once, give in-flight jobs the grace period,
-then cancel what is left; cancelled jobs' messages become visible again.
+then cancel what is left: each cancelled job is released (lease cleared) and its
+message made visible again, so another worker takes it without waiting.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import TYPE_CHECKING
 
 from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings, WorkerSettings
+from chute_worker.backend import BackendHealth
 from chute_worker.decisions import Action, Decision
-from chute_worker.handler import JobRunner
+from chute_worker.deletes import DeleteBatcher
+from chute_worker.failures import is_backend_outage
+from chute_worker.handler import Delivery, JobRunner
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -25,7 +29,7 @@ __all__ = ["Worker"]
 
 log = get_logger(__name__)
 MAX_BATCH = 10
-MAX_BACKOFF_SECONDS = 20.0
+MAX_BACKOFF_SECONDS = 15.0
 
 
 class Worker:
@@ -36,17 +40,23 @@ class Worker:
         runner: JobRunner,
         pipeline: PipelineSettings,
         settings: WorkerSettings,
+        backend: BackendHealth,
     ) -> None:
         self._sqs = sqs
         self._runner = runner
         self._pipeline = pipeline
         self._settings = settings
+        self.backend = backend
         self._tasks: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._queue_url = ""
         self._dlq_url = ""
-        self.ready = False
+        self._deletes: DeleteBatcher | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
 
     def stop(self) -> None:
         """Stop receiving; `run` then drains in-flight work and returns."""
@@ -54,18 +64,23 @@ class Worker:
             log.info("worker_stopping", in_flight=len(self._tasks))
         self._stopping.set()
 
-    async def _resolve_queues(self) -> None:
+    async def _until_stopped(self, seconds: float) -> None:
+        """Wait `seconds`, or less if stop() is called meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _connect(self) -> None:
+        if self._queue_url:
+            return
         self._queue_url = (await self._sqs.get_queue_url(QueueName=self._pipeline.queue))[
             "QueueUrl"
         ]
         self._dlq_url = (await self._sqs.get_queue_url(QueueName=self._pipeline.dlq_name))[
             "QueueUrl"
         ]
-
-    async def _until_stopped(self, seconds: float) -> None:
-        """Wait `seconds`, or less if stop() is called meanwhile."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        self._deletes = DeleteBatcher(
+            self._sqs, self._queue_url, wait=self._settings.delete_batch_wait_seconds
+        )
 
     async def _receive(self, free: int) -> list[MessageTypeDef]:
         receive = asyncio.ensure_future(
@@ -74,49 +89,44 @@ class Worker:
                 MaxNumberOfMessages=min(MAX_BATCH, free),
                 WaitTimeSeconds=self._settings.worker_wait_seconds,
                 MessageSystemAttributeNames=["ApproximateReceiveCount"],
-                MessageAttributeNames=["All"],
             )
         )
         stopping = asyncio.ensure_future(self._stopping.wait())
         done, _ = await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         if receive not in done:
-            # Stop at once rather than finish a 20 s long poll; anything it would have
-            # received stays on the queue.
+            # Stop at once rather than finish a 20 s long poll.
             receive.cancel()
             await asyncio.gather(receive, return_exceptions=True)
             return []
         return receive.result().get("Messages", [])
 
     async def run(self) -> None:
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                if not self._queue_url:
-                    await self._resolve_queues()
+        try:
+            while not self._stopping.is_set():
                 free = self._settings.worker_concurrency - len(self._tasks)
                 if free <= 0:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
                     continue
-                messages = await self._receive(free)
-            except Exception as exc:
-                failures += 1
-                self.ready = False
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
-                if failures == 1:
-                    log.warning("backend_unavailable", error=str(exc))
-                await self._until_stopped(delay)
-                continue
-            if failures:
-                log.info("backend_available", after_failures=failures)
-            failures = 0
-            self.ready = True
-            for message in messages:
-                task = asyncio.create_task(self._process(message))
-                self._tasks.add(task)
-                task.add_done_callback(self._reap)
-        await self._drain()
+                try:
+                    await self._connect()
+                    messages = await self._receive(free)
+                except Exception as exc:
+                    self.backend.failed(exc, where="receive")
+                    failures = self.backend.consecutive_failures
+                    ceiling = min(MAX_BACKOFF_SECONDS, 0.25 * 2**failures)
+                    await self._until_stopped(random.uniform(ceiling / 2, ceiling))
+                    continue
+                self.backend.succeeded()
+                for message in messages:
+                    task = asyncio.create_task(self._process(message))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._reap)
+            await self._drain()
+        finally:
+            if self._deletes is not None:
+                await self._deletes.close()
 
     def _reap(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -136,30 +146,43 @@ class Worker:
         log.info("worker_stopped")
 
     async def _process(self, message: MessageTypeDef) -> None:
-        message_id = message["MessageId"]
         receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
 
         async def extend_visibility(seconds: int) -> None:
-            await self._sqs.change_message_visibility(
-                QueueUrl=self._queue_url,
-                ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=seconds,
-            )
+            await self._set_visibility(message, seconds)
 
+        delivery = Delivery(
+            message_id=message["MessageId"],
+            body=message["Body"],
+            receive_count=receive_count,
+            extend_visibility=extend_visibility,
+        )
         try:
-            decision = await self._runner.handle(
-                message_id=message_id,
-                body=message["Body"],
-                receive_count=receive_count,
-                extend_visibility=extend_visibility,
-            )
+            decision = await self._runner.handle(delivery)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release_message(message))
+            raise
         except Exception as exc:
-            log.exception("message_handling_error", message_id=message_id, error=str(exc))
-            decision = Decision.retry()
+            if is_backend_outage(exc):
+                self.backend.failed(exc, where="handle")
+            log.warning("message_handling_error", message_id=message["MessageId"], error=repr(exc))
+            decision = self._runner.retry_later(receive_count)
         await asyncio.shield(self._apply(message, decision))
 
+    async def _set_visibility(self, message: MessageTypeDef, seconds: int) -> None:
+        await self._sqs.change_message_visibility(
+            QueueUrl=self._queue_url,
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=seconds,
+        )
+
+    async def _release_message(self, message: MessageTypeDef) -> None:
+        try:
+            await self._set_visibility(message, 0)
+        except Exception as exc:
+            log.warning("message_release_failed", message_id=message["MessageId"], error=str(exc))
+
     async def _apply(self, message: MessageTypeDef, decision: Decision) -> None:
-        receipt = message["ReceiptHandle"]
         try:
             if decision.action is Action.DEAD_LETTER:
                 await self._sqs.send_message(
@@ -168,7 +191,7 @@ class Worker:
                     MessageAttributes={
                         "chute-reason": {
                             "DataType": "String",
-                            "StringValue": decision.reason or "",
+                            "StringValue": decision.reason or "unknown",
                         },
                         "chute-source-message-id": {
                             "DataType": "String",
@@ -177,13 +200,10 @@ class Worker:
                     },
                 )
             if decision.action in (Action.DELETE, Action.DEAD_LETTER):
-                await self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt)
+                assert self._deletes is not None
+                await self._deletes.delete(message["ReceiptHandle"])
             elif decision.visibility is not None:
-                await self._sqs.change_message_visibility(
-                    QueueUrl=self._queue_url,
-                    ReceiptHandle=receipt,
-                    VisibilityTimeout=decision.visibility,
-                )
+                await self._set_visibility(message, decision.visibility)
         except Exception as exc:
             # The message will simply come back; the job record's conditions keep it safe.
             log.warning("message_ack_failed", message_id=message["MessageId"], error=str(exc))

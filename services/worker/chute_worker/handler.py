@@ -6,11 +6,12 @@ Every state change is a conditional write; losing a race is an ordinary outcome
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from chute_core.errors import JobNotFound, PoisonMessage, ProcessorError, TransitionConflict
 from chute_core.events import ObjectCreated, S3TestEvent, parse_body
@@ -18,18 +19,29 @@ from chute_core.job_store import JobStore
 from chute_core.jobs import ISO_FORMAT, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
-from chute_core.settings import PipelineSettings
+from chute_core.settings import PipelineSettings, WorkerSettings
 from chute_worker.decisions import Action, Decision
+from chute_worker.failures import backoff_seconds, classify
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
 from chute_worker.processors import Processor, ProcessorContext
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["JobRunner"]
+__all__ = ["Delivery", "JobRunner"]
 
 log = get_logger(__name__)
 LEASE_FIELDS = ("lease_owner", "lease_expires_at")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One received message, as the runner needs to know it."""
+
+    message_id: str
+    body: str
+    receive_count: int
+    extend_visibility: ExtendVisibility
 
 
 @dataclass(frozen=True)
@@ -38,75 +50,72 @@ class JobRunner:
     s3: S3Client
     keys: ObjectKeys
     pipeline: PipelineSettings
+    settings: WorkerSettings
     processor: Processor
-    worker_id: str
 
-    async def handle(
-        self,
-        *,
-        message_id: str,
-        body: str,
-        receive_count: int,
-        extend_visibility: ExtendVisibility,
-    ) -> Decision:
+    @property
+    def worker_id(self) -> str:
+        return self.settings.worker_id
+
+    def retry_later(self, receive_count: int) -> Decision:
+        return Decision.retry(
+            backoff_seconds(
+                receive_count,
+                base=self.settings.retry_base_seconds,
+                cap=self.settings.retry_max_seconds,
+            )
+        )
+
+    async def handle(self, delivery: Delivery) -> Decision:
         try:
-            parsed = parse_body(body)
+            parsed = parse_body(delivery.body)
             if isinstance(parsed, S3TestEvent):
-                log.info("test_event_ignored", message_id=message_id, bucket=parsed.bucket)
+                log.info("test_event_ignored", message_id=delivery.message_id)
                 return Decision.delete()
-            decisions = [
-                await self._handle_record(record, message_id, receive_count, extend_visibility)
-                for record in parsed
-            ]
+            decisions = [await self._handle_record(record, delivery) for record in parsed]
         except PoisonMessage as exc:
             log.warning(
-                "poison_message", message_id=message_id, reason=exc.reason, detail=exc.detail
+                "poison_message",
+                message_id=delivery.message_id,
+                reason=exc.reason,
+                detail=exc.detail,
             )
             return Decision.dead_letter(exc.reason)
         retries = [d for d in decisions if d.action is Action.RETRY]
         return retries[0] if retries else Decision.delete()
 
-    async def _handle_record(
-        self,
-        record: ObjectCreated,
-        message_id: str,
-        receive_count: int,
-        extend_visibility: ExtendVisibility,
-    ) -> Decision:
+    async def _handle_record(self, record: ObjectCreated, delivery: Delivery) -> Decision:
         if record.bucket != self.pipeline.bucket:
             raise PoisonMessage("unknown_bucket", f"event for bucket {record.bucket}")
         tenant, job_id = self.keys.parse_incoming(record.key)
         try:
-            job = await self._claim(job_id)
+            job = await self.store.claim(
+                job_id,
+                owner=self.worker_id,
+                lease_seconds=self.pipeline.visibility_timeout_seconds,
+                etag=record.etag,
+            )
         except JobNotFound:
             raise PoisonMessage("no_job", f"no job record for {record.key}") from None
         except TransitionConflict as conflict:
-            return self._after_conflict(conflict.current, message_id)
+            return self._after_conflict(conflict.current, delivery)
         if job.tenant != tenant:
             raise PoisonMessage("tenant_mismatch", f"job {job_id} is not {tenant}'s")
-        return await self._run(job, record, message_id, receive_count, extend_visibility)
-
-    async def _claim(self, job_id: str) -> Job:
-        now = utcnow()
-        lease_until = now + timedelta(seconds=self.pipeline.visibility_timeout_seconds)
-        return await self.store.transition(
-            job_id,
-            JobState.PROCESSING,
-            takeover_expired_before=iso(now),
-            set_values={
-                "lease_owner": self.worker_id,
-                "lease_expires_at": iso(lease_until),
-                "started_at": iso(now),
-            },
-            remove=("error",),
-            count_attempt=True,
+        log.info(
+            "job_claimed",
+            job_id=job_id,
+            tenant=tenant,
+            message_id=delivery.message_id,
+            attempts=job.attempts,
+            lease_expires_at=job.lease_expires_at,
         )
+        return await self._run(job, record, delivery)
 
-    def _after_conflict(self, current: Job, message_id: str) -> Decision:
+    def _after_conflict(self, current: Job, delivery: Delivery) -> Decision:
         log.info(
             "claim_conflict",
             job_id=current.job_id,
-            message_id=message_id,
+            message_id=delivery.message_id,
             state=current.state,
             lease_owner=current.lease_owner,
         )
@@ -123,14 +132,7 @@ class JobRunner:
         expires = datetime.strptime(job.lease_expires_at, ISO_FORMAT).replace(tzinfo=UTC)
         return max(1, min(full, math.ceil((expires - utcnow()).total_seconds()) + 1))
 
-    async def _run(
-        self,
-        job: Job,
-        record: ObjectCreated,
-        message_id: str,
-        receive_count: int,
-        extend_visibility: ExtendVisibility,
-    ) -> Decision:
+    async def _run(self, job: Job, record: ObjectCreated, delivery: Delivery) -> Decision:
         started = time.monotonic()
         ctx = ProcessorContext(
             job=job, bucket=record.bucket, key=record.key, keys=self.keys, s3=self.s3
@@ -141,22 +143,31 @@ class JobRunner:
                 job_id=job.job_id,
                 owner=self.worker_id,
                 visibility=self.pipeline.visibility_timeout_seconds,
-                extend_visibility=extend_visibility,
+                extend_visibility=delivery.extend_visibility,
             ):
                 summary = await self.processor.process(ctx)
+        except asyncio.CancelledError:
+            # Shutdown ran out of grace: hand the job back so another worker takes it now.
+            await asyncio.shield(self._release(job))
+            raise
         except Exception as exc:
-            error = (
-                exc
-                if isinstance(exc, ProcessorError)
-                else ProcessorError(
-                    "processor_error", f"{type(exc).__name__}: {exc}", retryable=True
-                )
-            )
-            return await self._fail(job, error, message_id, receive_count, started)
+            return await self._fail(job, record, classify(exc), delivery, started)
+        return await self._succeed(job, record, summary, delivery, started)
+
+    async def _succeed(
+        self,
+        job: Job,
+        record: ObjectCreated,
+        summary: dict[str, Any],
+        delivery: Delivery,
+        started: float,
+    ) -> Decision:
         values: dict[str, object] = {
             "result": {"processor": self.processor.name, "summary": summary},
             "finished_at": iso(utcnow()),
         }
+        if record.etag:
+            values["processed_etag"] = record.etag
         for field in ("sha256", "detected_type"):
             if field in summary:
                 values[field] = summary[field]
@@ -170,12 +181,12 @@ class JobRunner:
             )
         except TransitionConflict as conflict:
             # Our lease lapsed and someone else took over: their result stands.
-            return self._after_conflict(conflict.current, message_id)
+            return self._after_conflict(conflict.current, delivery)
         log.info(
             "job_succeeded",
             job_id=job.job_id,
             tenant=job.tenant,
-            message_id=message_id,
+            message_id=delivery.message_id,
             attempts=job.attempts,
             seconds=round(time.monotonic() - started, 4),
         )
@@ -184,45 +195,60 @@ class JobRunner:
     async def _fail(
         self,
         job: Job,
+        record: ObjectCreated,
         error: ProcessorError,
-        message_id: str,
-        receive_count: int,
+        delivery: Delivery,
         started: float,
     ) -> Decision:
-        last_try = receive_count >= self.pipeline.max_receive_count
-        record = {"code": error.code, "message": error.message[:1000], "retryable": error.retryable}
+        last_try = delivery.receive_count >= self.pipeline.max_receive_count
         final = not error.retryable or last_try
+        details = {
+            "code": error.code,
+            "message": error.message[:1000],
+            "retryable": error.retryable,
+        }
+        values: dict[str, object] = {"error": details}
+        if final:
+            values["finished_at"] = iso(utcnow())
+            if record.etag:
+                values["processed_etag"] = record.etag
         try:
-            if final:
-                await self.store.transition(
-                    job.job_id,
-                    JobState.FAILED,
-                    lease_owner=self.worker_id,
-                    set_values={"error": record, "finished_at": iso(utcnow())},
-                    remove=LEASE_FIELDS,
-                )
-            else:
-                await self.store.transition(
-                    job.job_id,
-                    JobState.QUEUED,
-                    sources={JobState.PROCESSING},
-                    lease_owner=self.worker_id,
-                    set_values={"error": record},
-                    remove=LEASE_FIELDS,
-                )
+            await self.store.transition(
+                job.job_id,
+                JobState.FAILED if final else JobState.QUEUED,
+                sources={JobState.PROCESSING},
+                lease_owner=self.worker_id,
+                set_values=values,
+                remove=LEASE_FIELDS,
+            )
         except TransitionConflict as conflict:
-            return self._after_conflict(conflict.current, message_id)
+            return self._after_conflict(conflict.current, delivery)
         log.warning(
             "job_failed" if final else "job_will_retry",
             job_id=job.job_id,
             tenant=job.tenant,
-            message_id=message_id,
+            message_id=delivery.message_id,
             code=error.code,
             error=error.message,
-            receive_count=receive_count,
+            receive_count=delivery.receive_count,
             seconds=round(time.monotonic() - started, 4),
         )
         if not error.retryable:
             return Decision.delete()
-        # Retryable: leave the message; after maxReceiveCount receives SQS moves it to the DLQ.
-        return Decision.retry()
+        # Retryable (also on the last try, now FAILED): the message comes back after a
+        # growing backoff, and after maxReceiveCount receives SQS moves it to the DLQ.
+        return self.retry_later(delivery.receive_count)
+
+    async def _release(self, job: Job) -> None:
+        try:
+            await self.store.transition(
+                job.job_id,
+                JobState.QUEUED,
+                sources={JobState.PROCESSING},
+                lease_owner=self.worker_id,
+                remove=LEASE_FIELDS,
+            )
+            log.info("job_released", job_id=job.job_id, tenant=job.tenant)
+        except Exception as exc:
+            # Not released: the lease simply lapses and the job is claimable then.
+            log.warning("job_release_failed", job_id=job.job_id, error=str(exc))

@@ -13,6 +13,7 @@ from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings
+from chute_worker.backend import BackendHealth
 from chute_worker.consumer import Worker
 from chute_worker.handler import JobRunner
 from chute_worker.health import HealthServer, health_app
@@ -32,16 +33,19 @@ async def main(*, aws: AwsSettings, pipeline: PipelineSettings, settings: Worker
             s3=clients.s3,
             keys=ObjectKeys.from_settings(pipeline),
             pipeline=pipeline,
+            settings=settings,
             processor=processor,
-            worker_id=settings.worker_id,
         )
-        worker = Worker(sqs=clients.sqs, runner=runner, pipeline=pipeline, settings=settings)
+        backend = BackendHealth()
+        worker = Worker(
+            sqs=clients.sqs, runner=runner, pipeline=pipeline, settings=settings, backend=backend
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
         health = HealthServer(
             uvicorn.Config(
-                health_app(lambda: worker.ready),
+                health_app(lambda: backend.available),
                 host=settings.worker_health_host,
                 port=settings.worker_health_port,
                 log_config=None,
