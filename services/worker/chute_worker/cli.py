@@ -1,18 +1,47 @@
-"""`chute worker`: run one worker in the foreground."""
+"""`chute worker` and `chute dlq …`."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Annotated, TypeVar
 
 import typer
 
 __all__ = ["register"]
+
+T = TypeVar("T")
+
+
+def _with_dlq(action: Callable[..., Awaitable[T]]) -> T:
+    from chute_core.aws import open_clients
+    from chute_core.job_store import JobStore
+    from chute_core.keys import ObjectKeys
+    from chute_core.settings import AwsSettings, PipelineSettings, load
+    from chute_worker.dlq import Dlq
+
+    aws, pipeline = load(AwsSettings), load(PipelineSettings)
+
+    async def run() -> T:
+        async with AsyncExitStack() as stack:
+            clients = await open_clients(stack, aws)
+            dlq = Dlq(
+                sqs=clients.sqs,
+                jobs=JobStore(clients.dynamodb, pipeline.table),
+                keys=ObjectKeys.from_settings(pipeline),
+                queue=pipeline.queue,
+                dlq=pipeline.dlq_name,
+            )
+            return await action(dlq)
+
+    return asyncio.run(run())
 
 
 def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker_command() -> None:
         """Consume the queue until SIGINT/SIGTERM, then drain within the grace period."""
-        import asyncio
-
         from chute_core.logs import configure_logging
         from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings, load
         from chute_worker.main import main
@@ -20,3 +49,39 @@ def register(app: typer.Typer) -> None:
         aws, pipeline, settings = load(AwsSettings), load(PipelineSettings), load(WorkerSettings)
         configure_logging()
         asyncio.run(main(aws=aws, pipeline=pipeline, settings=settings))
+
+    dlq_app = typer.Typer(help="Inspect and recover dead-lettered messages.", no_args_is_help=True)
+    app.add_typer(dlq_app, name="dlq")
+
+    @dlq_app.command("list")
+    def dlq_list() -> None:
+        """List the DLQ: message id, job id, reason, receive count, age."""
+        letters = _with_dlq(lambda dlq: dlq.peek())
+        typer.echo(f"{'MESSAGE ID':38} {'JOB ID':38} {'REASON':24} {'RECEIVES':>8} {'AGE':>8}")
+        for d in letters:
+            typer.echo(
+                f"{d.message_id:38} {d.job_id or '-':38} {d.reason:24} "
+                f"{d.receive_count:>8} {d.age_seconds:>7.0f}s"
+            )
+        typer.echo(f"{len(letters)} messages")
+
+    @dlq_app.command("redrive")
+    def dlq_redrive(
+        all_: Annotated[bool, typer.Option("--all", help="Redrive every message.")] = False,
+        job: Annotated[str | None, typer.Option("--job", help="Redrive one job's.")] = None,
+    ) -> None:
+        """Move messages back to the main queue (receive -> send -> delete)."""
+        if all_ == (job is not None):
+            raise typer.BadParameter("give exactly one of --all or --job ID")
+        moved = _with_dlq(lambda dlq: dlq.redrive(job_id=job))
+        typer.echo(f"redrove {len(moved)} messages")
+
+    @dlq_app.command("purge")
+    def dlq_purge(
+        yes: Annotated[bool, typer.Option("--yes", help="Really delete every message.")] = False,
+    ) -> None:
+        """Delete every message in the DLQ."""
+        if not yes:
+            raise typer.BadParameter("purging deletes every dead letter; add --yes")
+        _with_dlq(lambda dlq: dlq.purge())
+        typer.echo("purged")

@@ -18,6 +18,7 @@ from chute_worker.consumer import Worker
 from chute_worker.handler import JobRunner
 from chute_worker.health import HealthServer, health_app
 from chute_worker.processors import load_processor
+from chute_worker.queue_monitor import QueueMonitor
 
 __all__ = ["main"]
 
@@ -54,6 +55,14 @@ async def main(*, aws: AwsSettings, pipeline: PipelineSettings, settings: Worker
             )
         )
         health_task = asyncio.create_task(health.serve())
+        monitor = QueueMonitor(
+            sqs=clients.sqs,
+            queues={"main": pipeline.queue, "dlq": pipeline.dlq_name},
+            backend=backend,
+            interval=settings.queue_poll_seconds,
+        )
+        monitor_stop = asyncio.Event()
+        monitor_task = asyncio.create_task(monitor.run(monitor_stop))
         log.info(
             "worker_started",
             worker_id=settings.worker_id,
@@ -63,5 +72,6 @@ async def main(*, aws: AwsSettings, pipeline: PipelineSettings, settings: Worker
         try:
             await worker.run()
         finally:
+            monitor_stop.set()
             health.should_exit = True
-            await health_task
+            await asyncio.gather(health_task, monitor_task)

@@ -1,0 +1,73 @@
+"""Poll the queues' attributes on a fixed interval: one cheap GetQueueAttributes per
+queue per interval. Each poll doubles as the worker's probe of SQS, so a backend
+that hangs (rather than refuses) still turns the worker not-ready within a poll."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chute_core.logs import get_logger
+from chute_worker.backend import BackendHealth
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+    from types_aiobotocore_sqs.literals import QueueAttributeFilterType
+
+__all__ = ["QueueDepth", "QueueMonitor"]
+
+log = get_logger(__name__)
+ATTRIBUTES: tuple[QueueAttributeFilterType, ...] = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    visible: int
+    in_flight: int
+    delayed: int
+
+
+class QueueMonitor:
+    def __init__(
+        self,
+        *,
+        sqs: SQSClient,
+        queues: dict[str, str],
+        backend: BackendHealth,
+        interval: float,
+    ) -> None:
+        """`queues` maps a label ("main", "dlq") to a queue name."""
+        self._sqs = sqs
+        self._names = queues
+        self._urls: dict[str, str] = {}
+        self._backend = backend
+        self._interval = interval
+        self.depths: dict[str, QueueDepth] = {}
+
+    async def poll_once(self) -> None:
+        for label, name in self._names.items():
+            if label not in self._urls:
+                self._urls[label] = (await self._sqs.get_queue_url(QueueName=name))["QueueUrl"]
+            response = await self._sqs.get_queue_attributes(
+                QueueUrl=self._urls[label], AttributeNames=list(ATTRIBUTES)
+            )
+            values = response.get("Attributes", {})
+            self.depths[label] = QueueDepth(*(int(values.get(a) or 0) for a in ATTRIBUTES))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                # A hung backend must not hang the probe: bound each poll by the interval.
+                await asyncio.wait_for(self.poll_once(), timeout=max(1.0, self._interval))
+            except Exception as exc:
+                self._backend.failed(exc, where="queue_attributes")
+            else:
+                self._backend.succeeded()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
