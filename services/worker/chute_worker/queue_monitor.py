@@ -14,12 +14,12 @@ from chute_worker.backend import BackendHealth
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
-    from types_aiobotocore_sqs.literals import QueueAttributeFilterType
+    from types_aiobotocore_sqs.literals import QueueAttributeNameType
 
 __all__ = ["QueueDepth", "QueueMonitor"]
 
 log = get_logger(__name__)
-ATTRIBUTES: tuple[QueueAttributeFilterType, ...] = (
+ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
