@@ -1,6 +1,7 @@
 """Workers SIGKILLed at random mid-job: nothing lost, nothing held twice, no
 duplicate output, and re-runs only where a holder died."""
 
+import itertools
 import random
 import threading
 import time
@@ -71,11 +72,12 @@ def test_sigkill_mid_job_loses_nothing_and_never_holds_a_job_twice(
             end = run.end if run.end is not None else killed_at.get(run.pid)
             assert end is not None, f"{job_id}: run in {run.pid} neither ended nor was killed"
             spans.append((run.start, end, run.pid))
-        for (_, end, pid), (start, _, next_pid) in zip(spans, spans[1:], strict=False):
+        for (_, end, pid), (start, _, next_pid) in itertools.pairwise(spans):
             assert start >= end, f"{job_id}: {next_pid} started while {pid} held it"
         # Only a run whose process died holding the job may be followed by another.
         for run in runs[:-1]:
-            assert run.end is None and run.pid in killed_at, f"{job_id} re-ran needlessly"
+            assert run.end is None, f"{job_id} re-ran after a finished run"
+            assert run.pid in killed_at, f"{job_id} re-ran though {run.pid} lived"
         assert runs[-1].end is not None
         assert jobs[job_id]["state"] == "SUCCEEDED"
         assert jobs[job_id]["attempts"] >= len(runs)

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 from chute_core.errors import ProcessorError
@@ -65,6 +64,6 @@ class BrokenWhileFlag(InspectProcessor):
     name = "broken-while-flag"
 
     async def process(self, ctx: ProcessorContext) -> dict[str, Any]:
-        if Path(os.environ["CHUTE_TEST_BROKEN_FLAG"]).exists():
+        if os.path.exists(os.environ["CHUTE_TEST_BROKEN_FLAG"]):  # noqa: ASYNC240 (a stat)
             raise ProcessorError("downstream_unavailable", "dependency is broken", retryable=True)
         return await super().process(ctx)
