@@ -11,8 +11,6 @@ from typing import Any
 
 from tests.support.stack import Stack
 
-TERMINAL_EVENTS = ("job_succeeded", "job_failed")
-
 
 def log_events(paths: Iterable[Path]) -> list[dict[str, Any]]:
     events = []
@@ -51,12 +49,13 @@ class Accounting:
 
 
 def account(stack: Stack, job_ids: Iterable[str], worker_logs: Iterable[Path]) -> Accounting:
-    """Count outcomes from the job records; duplicates are terminal transitions
-    committed more than once for one job (read from every worker's log)."""
+    """Count outcomes from the job records; duplicates are jobs whose success was
+    committed more than once (read from every worker's log). A FAILED job that an
+    operator redrives and that then succeeds is not a duplicate."""
     ids = list(job_ids)
     states = Counter((stack.job(j) or {}).get("state", "MISSING") for j in ids)
     committed = Counter(
-        e["job_id"] for e in log_events(worker_logs) if e.get("event") in TERMINAL_EVENTS
+        e["job_id"] for e in log_events(worker_logs) if e.get("event") == "job_succeeded"
     )
     result = Accounting(
         uploaded=len(ids),

@@ -81,6 +81,7 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
     for s in (src, dst):
         with contextlib.suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
+        s.close()
 
 
 @contextlib.contextmanager
