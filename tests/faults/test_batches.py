@@ -1,0 +1,45 @@
+"""One receive batch, mixed outcomes; and never more messages held than free slots."""
+
+import time
+from pathlib import Path
+
+from tests.conftest import ServerFactory, StackFactory
+from tests.faults.conftest import recording_env
+from tests.support.accounting import account
+from tests.support.uploads import upload_many, wait_terminal
+
+CONCURRENCY = 2
+
+
+def test_worker_never_holds_more_messages_than_free_slots(
+    make_stack: StackFactory, servers: ServerFactory, record_file: Path
+) -> None:
+    stack = make_stack(visibility_timeout_seconds=30)
+    api = servers("api", stack)
+    job_ids = upload_many(api.url, [f"f{i}" for i in range(8)])
+    sqs, url = stack.client("sqs"), stack.queue_url()
+    worker = servers(
+        "worker",
+        stack,
+        **recording_env(
+            record_file,
+            CHUTE_WORKER_CONCURRENCY=str(CONCURRENCY),
+            CHUTE_TEST_SLEEP_SECONDS="1.5",
+        ),
+    )
+    held: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # sample how many messages the worker holds
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        held.append(int(attrs["ApproximateNumberOfMessagesNotVisible"]))
+        states = {(stack.job(j) or {}).get("state") for j in job_ids}
+        if states == {"SUCCEEDED"}:
+            break
+        time.sleep(0.2)
+    wait_terminal(stack, job_ids, timeout=5)
+    assert max(held) <= CONCURRENCY, held
+    assert max(held) == CONCURRENCY, held  # it did use its slots
+    result = account(stack, job_ids, [worker.log_path])
+    assert (result.succeeded, result.duplicates, result.lost) == (8, 0, 0)
