@@ -6,14 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import make_asgi_app
 
 from chute_api.deps import Runtime
+from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
+from chute_api.request_id import RequestIdMiddleware
 from chute_api.routes import health, jobs, uploads
 from chute_core import __version__
 from chute_core.aws import open_clients
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
+from chute_core.metrics import set_build_info
 from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, load
 
 __all__ = ["create_app"]
@@ -52,6 +56,11 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    # Outermost first: the request id must be bound before anything logs.
+    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    app.mount("/metrics", make_asgi_app())
+    set_build_info("api")
     app.include_router(health.router)
     app.include_router(uploads.router)
     app.include_router(jobs.router)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
+from chute_api import metrics
 from chute_api.body import IncomingFile
 from chute_api.deps import Runtime
 from chute_api.s3_writer import ObjectWriter
@@ -57,20 +59,28 @@ async def ingest(*, runtime: Runtime, tenant: str, incoming: IncomingFile) -> Jo
         part_size=runtime.api.upload_part_bytes,
         max_bytes=runtime.api.max_upload_bytes,
     )
+    started = time.perf_counter()
+    metrics.UPLOADS_IN_PROGRESS.inc()
     try:
         async for chunk in incoming.chunks:
             await writer.write(chunk)
         stored = await writer.finish()
     except BaseException as exc:
+        metrics.UPLOADS_IN_PROGRESS.dec()
+        metrics.UPLOAD_SECONDS.observe(time.perf_counter() - started)
         # Shielded: a client disconnect cancels this task, and the cleanup must still run.
         await asyncio.shield(writer.abort())
-        if isinstance(exc, UploadRejected):
+        if isinstance(exc, UploadRejected):  # counted where it becomes a problem response
             code, message = exc.code, exc.detail
         else:
             code, message = "upload_interrupted", f"upload did not complete: {type(exc).__name__}"
+            metrics.UPLOADS_REJECTED.labels(reason=code).inc()
         await asyncio.shield(_fail(runtime, job_id, code, message))
         log.info("upload_failed", job_id=job_id, tenant=tenant, code=code)
         raise
+    metrics.UPLOADS_IN_PROGRESS.dec()
+    metrics.UPLOAD_SECONDS.observe(time.perf_counter() - started)
+    metrics.UPLOAD_BYTES.inc(stored.size)
     details = {
         "object": obj.model_copy(update={"size": stored.size, "etag": stored.etag}).model_dump(
             exclude_none=True

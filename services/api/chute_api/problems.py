@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chute_api.metrics import UPLOADS_REJECTED
 from chute_core.errors import JobNotFound, UploadRejected
 from chute_core.logs import get_logger
 
@@ -73,6 +74,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(UploadRejected)
     async def _upload_rejected(request: Request, exc: UploadRejected) -> JSONResponse:
+        UPLOADS_REJECTED.labels(reason=exc.code).inc()
         return problem(request, exc.status, exc.code, "Upload rejected", exc.detail)
 
     @app.exception_handler(JobNotFound)

@@ -14,6 +14,7 @@ import aioboto3
 import boto3
 from botocore.config import Config
 
+from chute_core.metrics import instrument_client
 from chute_core.settings import AwsSettings
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ async def open_clients(stack: AsyncExitStack, aws: AwsSettings) -> AsyncClients:
     s3 = await stack.enter_async_context(session.client("s3", **kwargs))
     sqs = await stack.enter_async_context(session.client("sqs", **kwargs))
     dynamodb = await stack.enter_async_context(session.client("dynamodb", **kwargs))
+    for client in (s3, sqs, dynamodb):
+        instrument_client(client)
     return AsyncClients(s3=s3, sqs=sqs, dynamodb=dynamodb)
 
 

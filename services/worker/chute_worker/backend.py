@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from chute_core.logs import get_logger
+from chute_worker import metrics
 
 __all__ = ["BackendHealth"]
 
@@ -27,11 +28,13 @@ class BackendHealth:
 
     def failed(self, exc: BaseException, *, where: str) -> None:
         self._failures += 1
+        metrics.BACKEND_UP.set(0)
         if self._down_since is None:
             self._down_since = time.monotonic()
             log.warning("backend_unavailable", where=where, error=f"{type(exc).__name__}: {exc}")
 
     def succeeded(self) -> None:
+        metrics.BACKEND_UP.set(1)
         if self._down_since is not None:
             log.info(
                 "backend_available",

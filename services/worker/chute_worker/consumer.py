@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from typing import TYPE_CHECKING
 
 from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings, WorkerSettings
+from chute_worker import metrics
 from chute_worker.backend import BackendHealth
 from chute_worker.decisions import Action, Decision
 from chute_worker.deletes import DeleteBatcher
@@ -88,7 +90,7 @@ class Worker:
                 QueueUrl=self._queue_url,
                 MaxNumberOfMessages=min(MAX_BATCH, free),
                 WaitTimeSeconds=self._settings.worker_wait_seconds,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             )
         )
         stopping = asyncio.ensure_future(self._stopping.wait())
@@ -119,17 +121,31 @@ class Worker:
                     await self._until_stopped(random.uniform(ceiling / 2, ceiling))
                     continue
                 self.backend.succeeded()
+                self._observe_batch(messages)
                 for message in messages:
                     task = asyncio.create_task(self._process(message))
                     self._tasks.add(task)
                     task.add_done_callback(self._reap)
+                self._observe_slots()
             await self._drain()
         finally:
             if self._deletes is not None:
                 await self._deletes.close()
 
+    def _observe_batch(self, messages: list[MessageTypeDef]) -> None:
+        metrics.MESSAGES_RECEIVED.inc(len(messages))
+        sent = [int(m.get("Attributes", {}).get("SentTimestamp", "0")) for m in messages]
+        oldest = min((s for s in sent if s), default=0)
+        age = max(0.0, time.time() - oldest / 1000) if oldest else 0.0
+        metrics.QUEUE_OLDEST_AGE.labels(queue="main").set(age)
+
+    def _observe_slots(self) -> None:
+        metrics.JOBS_IN_FLIGHT.set(len(self._tasks))
+        metrics.FREE_SLOTS.set(self._settings.worker_concurrency - len(self._tasks))
+
     def _reap(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._observe_slots()
         self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("message_task_crashed", error=repr(task.exception()))
@@ -185,6 +201,7 @@ class Worker:
     async def _apply(self, message: MessageTypeDef, decision: Decision) -> None:
         try:
             if decision.action is Action.DEAD_LETTER:
+                metrics.DLQ_SENDS.labels(reason=decision.reason or "unknown").inc()
                 await self._sqs.send_message(
                     QueueUrl=self._dlq_url,
                     MessageBody=message["Body"],

@@ -20,6 +20,7 @@ from chute_core.jobs import ISO_FORMAT, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings, WorkerSettings
+from chute_worker import metrics
 from chute_worker.decisions import Action, Decision
 from chute_worker.failures import backoff_seconds, classify
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
@@ -74,6 +75,7 @@ class JobRunner:
                 return Decision.delete()
             decisions = [await self._handle_record(record, delivery) for record in parsed]
         except PoisonMessage as exc:
+            metrics.POISON_MESSAGES.labels(reason=exc.reason).inc()
             log.warning(
                 "poison_message",
                 message_id=delivery.message_id,
@@ -112,6 +114,7 @@ class JobRunner:
         return await self._run(job, record, delivery)
 
     def _after_conflict(self, current: Job, delivery: Delivery) -> Decision:
+        metrics.LEASE_CONFLICTS.inc()
         log.info(
             "claim_conflict",
             job_id=current.job_id,
@@ -151,8 +154,21 @@ class JobRunner:
             await asyncio.shield(self._release(job))
             raise
         except Exception as exc:
+            self._observe_processing(started)
             return await self._fail(job, record, classify(exc), delivery, started)
+        self._observe_processing(started)
         return await self._succeed(job, record, summary, delivery, started)
+
+    def _observe_processing(self, started: float) -> None:
+        metrics.JOB_PROCESSING.labels(processor=self.processor.name).observe(
+            time.monotonic() - started
+        )
+
+    def _observe_finished(self, job: Job, outcome: str) -> None:
+        metrics.JOBS_FINISHED.labels(processor=self.processor.name, outcome=outcome).inc()
+        metrics.JOB_ATTEMPTS.observe(job.attempts)
+        created = datetime.strptime(job.created_at, ISO_FORMAT).replace(tzinfo=UTC)
+        metrics.JOB_END_TO_END.observe(max(0.0, (utcnow() - created).total_seconds()))
 
     async def _succeed(
         self,
@@ -182,6 +198,7 @@ class JobRunner:
         except TransitionConflict as conflict:
             # Our lease lapsed and someone else took over: their result stands.
             return self._after_conflict(conflict.current, delivery)
+        self._observe_finished(job, "succeeded")
         log.info(
             "job_succeeded",
             job_id=job.job_id,
@@ -223,6 +240,10 @@ class JobRunner:
             )
         except TransitionConflict as conflict:
             return self._after_conflict(conflict.current, delivery)
+        if final:
+            self._observe_finished(job, "failed")
+        else:
+            metrics.JOB_RETRIES.labels(processor=self.processor.name).inc()
         log.warning(
             "job_failed" if final else "job_will_retry",
             job_id=job.job_id,

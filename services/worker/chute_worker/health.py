@@ -6,10 +6,11 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import uvicorn
+from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 __all__ = ["HealthServer", "health_app"]
 
@@ -22,7 +23,13 @@ def health_app(is_ready: Callable[[], bool]) -> Starlette:
         ready = is_ready()
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Mount("/metrics", app=make_asgi_app()),
+        ]
+    )
 
 
 class HealthServer(uvicorn.Server):

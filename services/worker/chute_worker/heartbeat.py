@@ -16,6 +16,7 @@ from chute_core.errors import TransitionConflict
 from chute_core.job_store import JobStore
 from chute_core.jobs import JobState, iso, utcnow
 from chute_core.logs import get_logger
+from chute_worker import metrics
 
 __all__ = ["ExtendVisibility", "heartbeat"]
 
@@ -47,6 +48,7 @@ async def heartbeat(
                     lease_owner=owner,
                     set_values={"lease_expires_at": until},
                 )
+                metrics.VISIBILITY_EXTENSIONS.inc()
             except TransitionConflict as conflict:
                 # Someone took the job over: our finish will lose its race and change nothing.
                 log.warning("lease_lost", job_id=job_id, holder=conflict.current.lease_owner)

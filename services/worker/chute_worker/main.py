@@ -12,6 +12,7 @@ from chute_core.aws import open_clients
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
+from chute_core.metrics import set_build_info
 from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings
 from chute_worker.backend import BackendHealth
 from chute_worker.consumer import Worker
@@ -27,6 +28,7 @@ log = get_logger(__name__)
 
 async def main(*, aws: AwsSettings, pipeline: PipelineSettings, settings: WorkerSettings) -> None:
     processor = load_processor(settings.worker_processor)
+    set_build_info("worker")
     async with AsyncExitStack() as stack:
         clients = await open_clients(stack, aws)
         runner = JobRunner(

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chute_core.logs import get_logger
+from chute_worker import metrics
 from chute_worker.backend import BackendHealth
 
 if TYPE_CHECKING:
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["QueueDepth", "QueueMonitor"]
 
 log = get_logger(__name__)
+STATES = ("visible", "in_flight", "delayed")
 ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -58,7 +61,13 @@ class QueueMonitor:
                 QueueUrl=self._urls[label], AttributeNames=list(ATTRIBUTES)
             )
             values = response.get("Attributes", {})
-            self.depths[label] = QueueDepth(*(int(values.get(a) or 0) for a in ATTRIBUTES))
+            depth = QueueDepth(*(int(values.get(a) or 0) for a in ATTRIBUTES))
+            self.depths[label] = depth
+            for state, value in zip(
+                STATES, (depth.visible, depth.in_flight, depth.delayed), strict=True
+            ):
+                metrics.QUEUE_MESSAGES.labels(queue=label, state=state).set(value)
+        metrics.QUEUE_EXPORTER_LAST_SUCCESS.set(time.time())
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -66,6 +75,7 @@ class QueueMonitor:
                 # A hung backend must not hang the probe: bound each poll by the interval.
                 await asyncio.wait_for(self.poll_once(), timeout=max(1.0, self._interval))
             except Exception as exc:
+                metrics.QUEUE_EXPORTER_ERRORS.inc()
                 self._backend.failed(exc, where="queue_attributes")
             else:
                 self._backend.succeeded()
