@@ -11,7 +11,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help run test lint unit bench clean
+.PHONY: help run test lint bench clean dashboard system-tools
 
 help:
 	@echo "make run    start moto, the API and a worker locally (Ctrl-C stops all)"
@@ -35,8 +35,22 @@ lint: $(BIN)/chute
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# Debian's prometheus package gives the tests promtool and a real Prometheus server.
+system-tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus)) >/dev/null; \
+	  else \
+	    echo "make: the tests need promtool and prometheus: install Debian's 'prometheus' package (as root: apt-get install prometheus)" >&2; \
+	    exit 1; \
+	  fi; }
+
+test: lint system-tools
 	$(BIN)/pytest
+
+dashboard: $(BIN)/chute
+	$(BIN)/python observability/build_dashboard.py > helm/chute/files/chute-dashboard.json
 
 bench: $(BIN)/chute
 	$(BIN)/python -m bench
