@@ -96,7 +96,7 @@ def start_moto(log_dir: Path) -> Server:
     url = f"http://127.0.0.1:{port}"
     return start(
         "moto",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "chute_core.local_aws", "-H", "127.0.0.1", "-p", str(port)],
         env={},
         ready_url=f"{url}/moto-api/",
         base_url=url,

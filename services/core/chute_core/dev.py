@@ -84,7 +84,15 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
     try:
         with _children() as procs:
             moto = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(dev.moto_port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "chute_core.local_aws",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    str(dev.moto_port),
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
