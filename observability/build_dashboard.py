@@ -41,6 +41,11 @@ class P:
     width: int = 8
 
 
+def rate_sum(metric: str, *, by: str = "", match: str = "") -> str:
+    grouping = f" by ({by}) " if by else ""
+    return f"sum{grouping}(rate({metric}{{{NS}{match}}}[{RATE}]))"
+
+
 def quantiles(metric: str, by: str = "") -> list[tuple[str, str]]:
     group = f"le{', ' + by if by else ''}"
     legend = f"{{{{{by}}}}} " if by else ""
@@ -52,6 +57,9 @@ def quantiles(metric: str, by: str = "") -> list[tuple[str, str]]:
         for q in (0.5, 0.95, 0.99)
     ]
 
+
+FAILED_JOBS = rate_sum("chute_jobs_finished_total", match=', outcome="failed"')
+SERVER_ERRORS = rate_sum("chute_http_requests_total", match=', status_class="5xx"')
 
 ROWS: list[tuple[str, list[P]]] = [
     (
@@ -211,7 +219,7 @@ ROWS: list[tuple[str, list[P]]] = [
                 "percentunit",
                 [
                     (
-                        f'(sum(rate(chute_jobs_finished_total{{{NS}, outcome="failed"}}[{RATE}])) or vector(0)) '
+                        f"({FAILED_JOBS} or vector(0)) "
                         f"/ clamp_min(sum(rate(chute_jobs_finished_total{{{NS}}}[{RATE}])), 1e-9)",
                         "failed",
                     )
@@ -249,7 +257,7 @@ ROWS: list[tuple[str, list[P]]] = [
                     (f"sum(rate(chute_visibility_extensions_total{{{NS}}}[{RATE}]))", "extensions"),
                     (f"sum(rate(chute_lease_conflicts_total{{{NS}}}[{RATE}]))", "lease conflicts"),
                     (
-                        f"sum by (reason) (rate(chute_poison_messages_total{{{NS}}}[{RATE}])) or vector(0)",
+                        rate_sum("chute_poison_messages_total", by="reason") + " or vector(0)",
                         "poison {{reason}}",
                     ),
                     (f"sum(rate(chute_dlq_sends_total{{{NS}}}[{RATE}])) or vector(0)", "DLQ sends"),
@@ -264,7 +272,7 @@ ROWS: list[tuple[str, list[P]]] = [
                     (f"sum(chute_worker_backend_up{{{NS}}})", "reachable"),
                     (f"count(chute_worker_backend_up{{{NS}}})", "workers"),
                     (
-                        f"sum by (service) (rate(chute_dependency_errors_total{{{NS}}}[{RATE}])) or vector(0)",
+                        rate_sum("chute_dependency_errors_total", by="service") + " or vector(0)",
                         "errors {{service}}",
                     ),
                 ],
@@ -320,7 +328,7 @@ ROWS: list[tuple[str, list[P]]] = [
                 "percentunit",
                 [
                     (
-                        f'(sum(rate(chute_http_requests_total{{{NS}, status_class="5xx"}}[{RATE}])) or vector(0)) '
+                        f"({SERVER_ERRORS} or vector(0)) "
                         f"/ clamp_min(sum(rate(chute_http_requests_total{{{NS}}}[{RATE}])), 1e-9)",
                         "5xx",
                     )
@@ -348,7 +356,7 @@ ROWS: list[tuple[str, list[P]]] = [
                 [
                     (f"sum(chute_uploads_in_progress{{{NS}}})", "in progress"),
                     (
-                        f"sum by (reason) (rate(chute_uploads_rejected_total{{{NS}}}[{RATE}])) or vector(0)",
+                        rate_sum("chute_uploads_rejected_total", by="reason") + " or vector(0)",
                         "rejected {{reason}}",
                     ),
                 ],

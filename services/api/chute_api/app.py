@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
-from prometheus_client import make_asgi_app
 
 from chute_api.deps import Runtime
 from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
 from chute_api.request_id import RequestIdMiddleware
 from chute_api.routes import health, jobs, uploads
+from chute_api.trace_context import TraceContextMiddleware
 from chute_core import __version__
 from chute_core.aws import open_clients
 from chute_core.job_store import JobStore
@@ -54,12 +54,15 @@ def create_app(
         version=__version__,
         summary="Accept file uploads over HTTP and process them asynchronously.",
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry spans continue the caller's W3C trace context
+        # (a no-op unless chute_core.tracing installed an SDK); metrics are Prometheus.
+        telemetry={"tracing": True, "metrics": False},
     )
     install_problem_handlers(app)
     # Outermost first: the request id must be bound before anything logs.
     app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    app.mount("/metrics", make_asgi_app())
     set_build_info("api")
     app.include_router(health.router)
     app.include_router(uploads.router)

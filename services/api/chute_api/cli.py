@@ -19,9 +19,11 @@ def register(app: typer.Typer) -> None:
         from chute_api.app import create_app
         from chute_core.logs import configure_logging
         from chute_core.settings import ApiSettings, load
+        from chute_core.tracing import configure_tracing
 
         settings = load(ApiSettings)
         configure_logging()
+        configure_tracing("api")
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the
         # handler that was installed before it: make that one a clean exit 0.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))

@@ -13,6 +13,7 @@ from chute_api.s3_writer import ObjectWriter
 from chute_core.errors import ChuteError, TransitionConflict, UploadRejected
 from chute_core.jobs import Job, JobState, ObjectInfo, new_job, new_job_id
 from chute_core.logs import get_logger
+from chute_core.tracing import traceparent
 
 __all__ = ["ingest"]
 
@@ -49,13 +50,20 @@ async def ingest(*, runtime: Runtime, tenant: str, incoming: IncomingFile) -> Jo
         ttl=timedelta(days=runtime.pipeline.job_ttl_days),
         state=JobState.RECEIVING,
     )
+    parent = traceparent()
+    if parent:
+        job.traceparent = parent
     await runtime.jobs.create(job)
     writer = ObjectWriter(
         runtime.s3,
         bucket=obj.bucket,
         key=key,
         content_type=incoming.content_type,
-        metadata={"job-id": job_id, "tenant": tenant},
+        metadata={
+            "job-id": job_id,
+            "tenant": tenant,
+            **({"traceparent": parent} if parent else {}),
+        },
         part_size=runtime.api.upload_part_bytes,
         max_bytes=runtime.api.max_upload_bytes,
     )

@@ -361,9 +361,16 @@ def teardown(aws: AwsSettings, pipeline: PipelineSettings) -> None:
     s3, sns = sync_client("s3", aws), sync_client("sns", aws)
     sqs, ddb = sync_client("sqs", aws), sync_client("dynamodb", aws)
     try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=pipeline.bucket):
-            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                s3.delete_object(Bucket=pipeline.bucket, Key=v["Key"], VersionId=v["VersionId"])
+        # List everything first: deleting while paginating would skip objects.
+        versions = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=pipeline.bucket)
+            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        for i in range(0, len(versions), 1000):
+            s3.delete_objects(
+                Bucket=pipeline.bucket, Delete={"Objects": versions[i : i + 1000], "Quiet": True}
+            )
         for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=pipeline.bucket):
             for u in page.get("Uploads", []):
                 s3.abort_multipart_upload(

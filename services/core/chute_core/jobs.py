@@ -85,6 +85,7 @@ class Job(BaseModel):
     lease_expires_at: str | None = None
     result: dict[str, Any] | None = None
     error: JobError | None = None
+    traceparent: str | None = None
     expires_at: int
 
 

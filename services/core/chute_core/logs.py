@@ -7,13 +7,23 @@ import sys
 
 import structlog
 
+from chute_core.tracing import current_ids
+
 __all__ = ["configure_logging", "get_logger"]
+
+
+def _add_trace_ids(
+    logger: object, method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    event.update(current_ids())
+    return event
 
 
 def configure_logging(level: str = "INFO") -> None:
     """Route structlog and the stdlib (uvicorn, botocore) through one JSON renderer."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from chute_core import __version__
 
-__all__ = ["AWS_REQUESTS", "DEPENDENCY_ERRORS", "instrument_client", "set_build_info"]
+__all__ = [
+    "AWS_REQUESTS",
+    "DEPENDENCY_ERRORS",
+    "exposition",
+    "instrument_client",
+    "set_build_info",
+]
 
 BUILD_INFO = Gauge("chute_build_info", "chute's version; always 1.", ["version", "service"])
 AWS_REQUESTS = Counter(
@@ -26,6 +32,11 @@ DEPENDENCY_ERRORS = Counter(
     ["service"],
 )
 _THROTTLED = frozenset({"Throttling", "ThrottlingException", "SlowDown", "RequestLimitExceeded"})
+
+
+def exposition() -> tuple[bytes, str]:
+    """The default registry in Prometheus's text format, and its content type."""
+    return generate_latest(), CONTENT_TYPE_LATEST
 
 
 def set_build_info(service: str) -> None:

@@ -44,10 +44,12 @@ def register(app: typer.Typer) -> None:
         """Consume the queue until SIGINT/SIGTERM, then drain within the grace period."""
         from chute_core.logs import configure_logging
         from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings, load
+        from chute_core.tracing import configure_tracing
         from chute_worker.main import main
 
         aws, pipeline, settings = load(AwsSettings), load(PipelineSettings), load(WorkerSettings)
         configure_logging()
+        configure_tracing("worker")
         asyncio.run(main(aws=aws, pipeline=pipeline, settings=settings))
 
     dlq_app = typer.Typer(help="Inspect and recover dead-lettered messages.", no_args_is_help=True)

@@ -14,6 +14,8 @@ import random
 import time
 from typing import TYPE_CHECKING
 
+import structlog
+
 from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings, WorkerSettings
 from chute_worker import metrics
@@ -174,7 +176,8 @@ class Worker:
             extend_visibility=extend_visibility,
         )
         try:
-            decision = await self._runner.handle(delivery)
+            with structlog.contextvars.bound_contextvars(message_id=delivery.message_id):
+                decision = await self._runner.handle(delivery)
         except asyncio.CancelledError:
             await asyncio.shield(self._release_message(message))
             raise

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import structlog
+from opentelemetry import trace
+
 from chute_core.errors import JobNotFound, PoisonMessage, ProcessorError, TransitionConflict
 from chute_core.events import ObjectCreated, S3TestEvent, parse_body
 from chute_core.job_store import JobStore
@@ -20,6 +23,7 @@ from chute_core.jobs import ISO_FORMAT, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings, WorkerSettings
+from chute_core.tracing import context_from, tracer
 from chute_worker import metrics
 from chute_worker.decisions import Action, Decision
 from chute_worker.failures import backoff_seconds, classify
@@ -103,10 +107,22 @@ class JobRunner:
             return self._after_conflict(conflict.current, delivery)
         if job.tenant != tenant:
             raise PoisonMessage("tenant_mismatch", f"job {job_id} is not {tenant}'s")
+        # Continue the upload's trace; every log line of this job carries its ids.
+        parent = context_from({"traceparent": job.traceparent} if job.traceparent else {})
+        with (
+            tracer().start_as_current_span(
+                "process job",
+                context=parent,
+                kind=trace.SpanKind.CONSUMER,
+                attributes={"chute.job_id": job_id, "chute.processor": self.processor.name},
+            ),
+            structlog.contextvars.bound_contextvars(job_id=job_id, tenant=tenant),
+        ):
+            return await self._claimed(job, record, delivery)
+
+    async def _claimed(self, job: Job, record: ObjectCreated, delivery: Delivery) -> Decision:
         log.info(
             "job_claimed",
-            job_id=job_id,
-            tenant=tenant,
             message_id=delivery.message_id,
             attempts=job.attempts,
             lease_expires_at=job.lease_expires_at,

@@ -1,4 +1,5 @@
-"""The worker's small HTTP endpoint: /healthz (alive) and /readyz (can reach SQS)."""
+"""The worker's small HTTP endpoint: /healthz (alive), /readyz (can reach SQS) and
+/metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import uvicorn
-from prometheus_client import make_asgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from chute_core.metrics import exposition
 
 __all__ = ["HealthServer", "health_app"]
 
@@ -23,11 +25,15 @@ def health_app(is_ready: Callable[[], bool]) -> Starlette:
         ready = is_ready()
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
+    async def metrics(request: Request) -> Response:
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
+
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Mount("/metrics", app=make_asgi_app()),
+            Route("/metrics", metrics),
         ]
     )
 

@@ -21,12 +21,28 @@ from chute_worker.health import HealthServer, health_app
 from chute_worker.processors import load_processor
 from chute_worker.queue_monitor import QueueMonitor
 
-__all__ = ["main"]
+__all__ = ["main", "run_worker"]
 
 log = get_logger(__name__)
 
 
 async def main(*, aws: AwsSettings, pipeline: PipelineSettings, settings: WorkerSettings) -> None:
+    """The worker process: SIGTERM or SIGINT stops it gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(aws=aws, pipeline=pipeline, settings=settings, stop=stop)
+
+
+async def run_worker(
+    *,
+    aws: AwsSettings,
+    pipeline: PipelineSettings,
+    settings: WorkerSettings,
+    stop: asyncio.Event,
+) -> None:
+    """Consume until `stop` is set, then drain and close everything."""
     processor = load_processor(settings.worker_processor)
     set_build_info("worker")
     async with AsyncExitStack() as stack:
@@ -43,9 +59,12 @@ async def main(*, aws: AwsSettings, pipeline: PipelineSettings, settings: Worker
         worker = Worker(
             sqs=clients.sqs, runner=runner, pipeline=pipeline, settings=settings, backend=backend
         )
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop)
+
+        async def stop_on_request() -> None:
+            await stop.wait()
+            worker.stop()
+
+        stopper = asyncio.create_task(stop_on_request())
         health = HealthServer(
             uvicorn.Config(
                 health_app(lambda: backend.available),
@@ -74,6 +93,7 @@ async def main(*, aws: AwsSettings, pipeline: PipelineSettings, settings: Worker
         try:
             await worker.run()
         finally:
+            stopper.cancel()
             monitor_stop.set()
             health.should_exit = True
-            await asyncio.gather(health_task, monitor_task)
+            await asyncio.gather(health_task, monitor_task, stopper, return_exceptions=True)

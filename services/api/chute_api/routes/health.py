@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from chute_api.deps import RuntimeDep
+from chute_core.metrics import exposition
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["health"])
 READY_TIMEOUT_SECONDS = 3.0
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics() -> Response:
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
 
 
 @router.get("/healthz", summary="The process is alive")
