@@ -6,6 +6,7 @@ from pathlib import Path
 from tests.conftest import ServerFactory, StackFactory
 from tests.faults.conftest import recording_env
 from tests.support.accounting import account
+from tests.support.records import Records
 from tests.support.uploads import upload_many, wait_terminal
 
 CONCURRENCY = 2
@@ -43,3 +44,18 @@ def test_worker_never_holds_more_messages_than_free_slots(
     assert max(held) == CONCURRENCY, held  # it did use its slots
     result = account(stack, job_ids, [worker.log_path])
     assert (result.succeeded, result.duplicates, result.lost) == (8, 0, 0)
+
+
+def test_one_batch_worker_processes_one_receive_then_exits_cleanly(
+    make_stack: StackFactory, servers: ServerFactory, record_file: Path
+) -> None:
+    """KEDA ScaledJob mode: one Job, one message batch, exit 0."""
+    stack = make_stack(visibility_timeout_seconds=30)
+    api = servers("api", stack)
+    job_ids = upload_many(api.url, [f"f{i}" for i in range(3)])
+    worker = servers("worker", stack, **recording_env(record_file, CHUTE_WORKER_ONE_BATCH="true"))
+    assert worker.proc.wait(timeout=60) == 0
+    jobs = wait_terminal(stack, job_ids, timeout=5)
+    done = [j for j in job_ids if jobs[j]["state"] == "SUCCEEDED"]
+    assert done, "the batch processed nothing"
+    assert len(Records.read(record_file).runs) <= 10  # at most one receive batch

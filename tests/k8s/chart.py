@@ -15,6 +15,8 @@ from tests.support.processes import REPO
 CHART = REPO / "helm/chute"
 SCENARIOS: dict[str, list[str]] = {
     "defaults": [],
+    "k8s-kind": ["-f", str(REPO / "k8s/kind/values.yaml")],
+    "k8s-eks": ["-f", str(REPO / "k8s/eks/values.yaml")],
     **{
         p.name.removesuffix("-values.yaml"): ["-f", str(p)]
         for p in sorted((CHART / "ci").glob("*-values.yaml"))

@@ -143,6 +143,19 @@ def test_every_container_runs_non_root_on_a_read_only_root(scenario: str) -> Non
             assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_kind_moto_manifests_validate_strictly(version: str) -> None:
+    for obj in yaml.safe_load_all((REPO / "k8s/kind/moto.yaml").read_text()):
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_chart_readme_documents_every_value() -> None:
+    readme = (CHART / "README.md").read_text()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    missing = [".".join(p) for p, _ in leaves(values) if f"`{'.'.join(p)}`" not in readme]
+    assert not missing, f"helm/chute/README.md lacks {missing}"
+
+
 def test_unknown_and_mistyped_values_are_rejected() -> None:
     unknown = run_helm("template", "rel", str(CHART), "--set", "worker.concurency=4")
     assert unknown.returncode != 0
