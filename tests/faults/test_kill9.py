@@ -28,7 +28,8 @@ def test_sigkill_mid_job_loses_nothing_and_never_holds_a_job_twice(
     make_stack: StackFactory, servers: ServerFactory, record_file: Path
 ) -> None:
     stack = make_stack(visibility_timeout_seconds=VISIBILITY)
-    env = recording_env(record_file, CHUTE_TEST_SLEEP_SECONDS="0.6", CHUTE_WORKER_CONCURRENCY="8")
+    # ~25 s of work for 12 slots: enough to kill workers mid-job five times.
+    env = recording_env(record_file, CHUTE_TEST_SLEEP_SECONDS="2", CHUTE_WORKER_CONCURRENCY="4")
     api = servers("api", stack)
     workers = [servers("worker", stack, **env) for _ in range(WORKERS)]
     every_worker: list[Server] = list(workers)

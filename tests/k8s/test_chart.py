@@ -17,8 +17,9 @@ import yaml
 from tests.k8s.chart import CHART, SCENARIOS, config, objects, pod_specs, render, run_helm
 from tests.support.processes import REPO
 
-# The chart's kubeVersion floor and the newest schema kubernetes-validate ships.
-KUBERNETES_VERSIONS = ["1.29.0", "1.37.0"]
+# The chart's kubeVersion floor (preStop's sleep action is on by default from 1.30)
+# and the newest schema kubernetes-validate ships.
+KUBERNETES_VERSIONS = ["1.30.0", "1.37.0"]
 CRDS = REPO / "tests/k8s/crds"
 CUSTOM_GROUPS = ("keda.sh/", "monitoring.coreos.com/")
 
@@ -343,6 +344,6 @@ def test_names_fit_in_63_characters() -> None:
 
 def test_chart_declares_kube_and_app_versions() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    assert chart["kubeVersion"] == ">=1.29.0-0"
+    assert chart["kubeVersion"] == ">=1.30.0-0"  # preStop sleep is beta (on) from 1.30
     assert chart["appVersion"]
     assert Path(CHART / "values.schema.json").exists()
