@@ -1,25 +1,16 @@
 """`chute upload --wait` and `chute status` against the real API and worker."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import ServerFactory
-from tests.support.processes import REPO
+from tests.support.processes import run_chute
 from tests.support.stack import Stack
 
 
 def chute(*args: str, api_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chute_core", *args],
-        env={**os.environ, "CHUTE_API_URL": api_url},
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    return run_chute(*args, env={"CHUTE_API_URL": api_url})
 
 
 def test_upload_wait_prints_the_terminal_job_and_services_stop_cleanly(

@@ -6,6 +6,7 @@ from pathlib import Path
 from tests.conftest import ServerFactory, StackFactory
 from tests.faults.conftest import recording_env
 from tests.support.accounting import account
+from tests.support.processes import free_port, run_chute
 from tests.support.records import Records
 from tests.support.uploads import upload_many, wait_terminal
 
@@ -53,8 +54,14 @@ def test_one_batch_worker_processes_one_receive_then_exits_cleanly(
     stack = make_stack(visibility_timeout_seconds=30)
     api = servers("api", stack)
     job_ids = upload_many(api.url, [f"f{i}" for i in range(3)])
-    worker = servers("worker", stack, **recording_env(record_file, CHUTE_WORKER_ONE_BATCH="true"))
-    assert worker.proc.wait(timeout=60) == 0
+    # Run to completion: it may well exit before anyone could poll its readiness.
+    env = {
+        **stack.env,
+        **recording_env(record_file, CHUTE_WORKER_ONE_BATCH="true"),
+        "CHUTE_WORKER_HEALTH_PORT": str(free_port()),
+    }
+    worker = run_chute("worker", env=env, timeout=60)
+    assert worker.returncode == 0, worker.stderr
     jobs = wait_terminal(stack, job_ids, timeout=5)
     done = [j for j in job_ids if jobs[j]["state"] == "SUCCEEDED"]
     assert done, "the batch processed nothing"

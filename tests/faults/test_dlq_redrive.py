@@ -1,28 +1,19 @@
 """A job failed by a transiently broken processor is redriven from the DLQ with
 `chute dlq redrive` and then succeeds."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import ServerFactory, StackFactory
 from tests.support.accounting import account, dlq_depth
 from tests.support.polling import wait_until
-from tests.support.processes import REPO
+from tests.support.processes import run_chute
 from tests.support.stack import Stack
 from tests.support.uploads import upload, wait_terminal
 
 
 def chute(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chute_core", *args],
-        env={**os.environ, **stack.env},
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    return run_chute(*args, env=stack.env)
 
 
 def test_redriven_job_succeeds_once_the_processor_is_fixed(

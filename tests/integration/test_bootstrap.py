@@ -1,11 +1,8 @@
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 from chute_core.bootstrap import bootstrap
-from tests.support.processes import REPO
+from tests.support.processes import run_chute
 from tests.support.stack import Stack
 
 
@@ -72,14 +69,8 @@ def test_bootstrap_configures_every_resource_as_designed(stack: Stack) -> None:
 def test_second_bootstrap_changes_nothing_and_says_so(stack: Stack) -> None:
     before = snapshot(stack)
     assert bootstrap(stack.aws, stack.pipeline) == []
-    result = subprocess.run(
-        [sys.executable, "-m", "chute_core", "bootstrap"],
-        env={**os.environ, **stack.env},
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-    )
+    result = run_chute("bootstrap", env=stack.env)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no changes: everything is in place"
     assert snapshot(stack) == before
 
@@ -98,13 +89,7 @@ def test_bootstrap_repairs_drifted_queue_attributes(stack: Stack) -> None:
 
 
 def test_bad_setting_stops_the_cli_with_one_line_naming_it() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "chute_core", "bootstrap"],
-        env={**os.environ, "CHUTE_MAX_RECEIVE_COUNT": "lots"},
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+    result = run_chute("bootstrap", env={"CHUTE_MAX_RECEIVE_COUNT": "lots"})
     assert result.returncode == 2
     assert result.stdout == ""
     (line,) = result.stderr.strip().splitlines()

@@ -104,27 +104,39 @@ def start_moto(log_dir: Path) -> Server:
     )
 
 
-def start_api(env: Mapping[str, str], log_dir: Path) -> Server:
+def _start_service(
+    command: str, port_variable: str, env: Mapping[str, str], log_dir: Path
+) -> Server:
+    """`chute <command>` on a free port; PYTHONPATH lets workers load test processors."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     return start(
-        "api",
-        [sys.executable, "-m", "chute_core", "api"],
-        env={**env, "CHUTE_API_PORT": str(port)},
+        command,
+        [sys.executable, "-m", "chute_core", command],
+        env={"PYTHONPATH": str(REPO), **env, port_variable: str(port)},
         ready_url=f"{url}/readyz",
         base_url=url,
         log_dir=log_dir,
     )
 
 
+def start_api(env: Mapping[str, str], log_dir: Path) -> Server:
+    return _start_service("api", "CHUTE_API_PORT", env, log_dir)
+
+
 def start_worker(env: Mapping[str, str], log_dir: Path) -> Server:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    return start(
-        "worker",
-        [sys.executable, "-m", "chute_core", "worker"],
-        env={"PYTHONPATH": str(REPO), **env, "CHUTE_WORKER_HEALTH_PORT": str(port)},
-        ready_url=f"{url}/readyz",
-        base_url=url,
-        log_dir=log_dir,
+    return _start_service("worker", "CHUTE_WORKER_HEALTH_PORT", env, log_dir)
+
+
+def run_chute(
+    *args: str, env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the `chute` CLI to completion with `env` on top of the test environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "chute_core", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
     )
