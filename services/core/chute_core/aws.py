@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aioboto3
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from chute_core.metrics import instrument_client
 from chute_core.settings import AwsSettings
@@ -22,7 +23,22 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_sqs import SQSClient
 
-__all__ = ["AsyncClients", "botocore_config", "open_clients", "sync_client"]
+__all__ = [
+    "MISSING_QUEUE_CODES",
+    "AsyncClients",
+    "botocore_config",
+    "error_code",
+    "open_clients",
+    "sync_client",
+]
+
+# What SQS answers, depending on the protocol, for a queue that does not exist.
+MISSING_QUEUE_CODES = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a failed call ("" if the response carries none)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def botocore_config(aws: AwsSettings) -> Config:

@@ -12,10 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chute_core.aws import sync_client
+from chute_core.aws import MISSING_QUEUE_CODES, error_code, sync_client
 from chute_core.settings import AwsSettings, PipelineSettings
 
-__all__ = ["Change", "bootstrap", "teardown"]
+__all__ = ["Change", "bootstrap"]
 
 NOTIFICATION_ID = "chute-incoming"
 LIFECYCLE_RULE_ID = "chute-abort-incomplete-multipart"
@@ -30,10 +30,6 @@ class Change:
 
     def __str__(self) -> str:
         return f"{self.action} {self.resource}"
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class _Reconciler:
@@ -55,7 +51,7 @@ class _Reconciler:
         try:
             self.s3.head_bucket(Bucket=name)
         except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
             extra = (
                 {}
@@ -75,7 +71,7 @@ class _Reconciler:
                 "Rules"
             ]
         except ClientError as exc:
-            if _code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+            if error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
                 raise
             rules = []
         algorithms = [
@@ -101,7 +97,7 @@ class _Reconciler:
         try:
             current = self.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
         except ClientError as exc:
-            if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+            if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
                 raise
             current = {}
         if {k: bool(current.get(k)) for k in desired} != desired:
@@ -119,7 +115,7 @@ class _Reconciler:
         try:
             rules = self.s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
         except ClientError as exc:
-            if _code(exc) != "NoSuchLifecycleConfiguration":
+            if error_code(exc) != "NoSuchLifecycleConfiguration":
                 raise
             rules = []
         current = next((r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID), None)
@@ -177,7 +173,7 @@ class _Reconciler:
         try:
             url = str(self.sqs.get_queue_url(QueueName=name)["QueueUrl"])
         except ClientError as exc:
-            if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            if error_code(exc) not in MISSING_QUEUE_CODES:
                 raise
             url = str(self.sqs.create_queue(QueueName=name, Attributes=desired)["QueueUrl"])
             self.note(f"queue {name}", "created")
@@ -281,7 +277,7 @@ class _Reconciler:
         try:
             self.ddb.describe_table(TableName=name)
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             self.ddb.create_table(
                 TableName=name,
@@ -354,44 +350,3 @@ def bootstrap(aws: AwsSettings, pipeline: PipelineSettings) -> list[Change]:
     r.subscription(topic_arn, queue_arn)
     r.notification(topic_arn)  # last: S3 validates that it may publish to the topic
     return r.changes
-
-
-def teardown(aws: AwsSettings, pipeline: PipelineSettings) -> None:
-    """Delete everything `bootstrap` made (tests and throwaway dev stacks only)."""
-    s3, sns = sync_client("s3", aws), sync_client("sns", aws)
-    sqs, ddb = sync_client("sqs", aws), sync_client("dynamodb", aws)
-    try:
-        # List everything first: deleting while paginating would skip objects.
-        versions = [
-            {"Key": v["Key"], "VersionId": v["VersionId"]}
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=pipeline.bucket)
-            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-        ]
-        for i in range(0, len(versions), 1000):
-            s3.delete_objects(
-                Bucket=pipeline.bucket, Delete={"Objects": versions[i : i + 1000], "Quiet": True}
-            )
-        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=pipeline.bucket):
-            for u in page.get("Uploads", []):
-                s3.abort_multipart_upload(
-                    Bucket=pipeline.bucket, Key=u["Key"], UploadId=u["UploadId"]
-                )
-        s3.delete_bucket(Bucket=pipeline.bucket)
-    except ClientError as exc:
-        if _code(exc) not in ("NoSuchBucket", "404"):
-            raise
-    for page in sns.get_paginator("list_topics").paginate():
-        for t in page.get("Topics", []):
-            if t["TopicArn"].rsplit(":", 1)[-1] == pipeline.topic:
-                sns.delete_topic(TopicArn=t["TopicArn"])
-    for queue in (pipeline.queue, pipeline.dlq_name):
-        try:
-            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
-        except ClientError as exc:
-            if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-                raise
-    try:
-        ddb.delete_table(TableName=pipeline.table)
-    except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
-            raise

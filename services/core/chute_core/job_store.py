@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chute_core.aws import error_code
 from chute_core.errors import ChuteError, JobNotFound, TransitionConflict
 from chute_core.jobs import SOURCES, TERMINAL, Job, JobState, iso, utcnow
 
@@ -44,7 +45,7 @@ def _from_item(item: Mapping[str, Any]) -> Job:
 
 
 def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return error_code(exc) == "ConditionalCheckFailedException"
 
 
 class JobStore:

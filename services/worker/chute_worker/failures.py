@@ -6,6 +6,7 @@ import random
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chute_core.aws import error_code
 from chute_core.errors import ProcessorError
 
 __all__ = ["backoff_seconds", "classify", "is_backend_outage"]
@@ -31,7 +32,7 @@ _TRANSIENT = frozenset(
 def is_backend_outage(exc: BaseException) -> bool:
     """A failure to reach AWS at all (refused, reset, timed out, 5xx, throttled)."""
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return code in _TRANSIENT or status >= 500
     return isinstance(exc, BotoCoreError | OSError | TimeoutError)
@@ -42,7 +43,7 @@ def classify(exc: BaseException) -> ProcessorError:
     if isinstance(exc, ProcessorError):
         return exc
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         if code in _MISSING:
             return ProcessorError("object_missing", f"the object is gone ({code})", retryable=False)
         if is_backend_outage(exc):
