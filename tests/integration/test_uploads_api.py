@@ -1,5 +1,7 @@
 import hashlib
 import os
+import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -156,3 +158,28 @@ def test_health_and_readiness_answer(api: Server) -> None:
     assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{api.url}/readyz").json()
     assert ready == {"ready": True, "checks": {"s3": "ok", "dynamodb": "ok"}}
+
+
+def aws_requests(api: Server) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for line in httpx.get(f"{api.url}/metrics").text.splitlines():
+        if m := re.match(
+            r'^chute_aws_requests_total\{operation="(\w+)",service="[\w-]+"\} (\S+)$', line
+        ):
+            counts[m.group(1)] = int(float(m.group(2)))
+    return counts
+
+
+def test_small_upload_costs_one_record_write_and_one_put(api: Server) -> None:
+    before = aws_requests(api)
+    r = httpx.post(f"{api.url}/v1/uploads", content=b"x" * 65536)
+    assert r.status_code == 202
+    assert r.json()["state"] == "QUEUED"
+    spent = aws_requests(api) - before
+    assert spent == Counter({"PutItem": 1, "PutObject": 1})
+
+
+def test_empty_chunked_body_is_refused_before_any_aws_request(api: Server) -> None:
+    before = aws_requests(api)
+    assert httpx.post(f"{api.url}/v1/uploads", content=iter([b""])).status_code == 400
+    assert aws_requests(api) - before == Counter()

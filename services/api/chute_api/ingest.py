@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from chute_api import metrics
@@ -20,43 +21,62 @@ __all__ = ["ingest"]
 log = get_logger(__name__)
 
 
-async def _fail(runtime: Runtime, job_id: str, code: str, message: str) -> None:
+async def _fail(runtime: Runtime, job: Job, code: str, message: str) -> None:
     try:
         await runtime.jobs.transition(
-            job_id,
+            job.job_id,
             JobState.FAILED,
-            sources={JobState.RECEIVING},
+            sources={job.state},
             set_values={"error": {"code": code, "message": message, "retryable": False}},
         )
     except ChuteError as exc:
-        log.warning("upload_fail_not_recorded", job_id=job_id, error=str(exc))
+        log.warning("upload_fail_not_recorded", job_id=job.job_id, error=str(exc))
+
+
+async def _read_head(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytearray, bool]:
+    """Up to just over `limit` bytes, and whether that was the whole body."""
+    head = bytearray()
+    async for chunk in chunks:
+        head += chunk
+        if len(head) > limit:
+            return head, False
+    return head, True
 
 
 async def ingest(*, runtime: Runtime, tenant: str, incoming: IncomingFile) -> Job:
     """Stream `incoming` into S3 under a new job; the job ends QUEUED, or FAILED with a
-    reason and no object left behind when the upload does not complete."""
+    reason and no object left behind when the upload does not complete.
+
+    A body that fits in one part is buffered, so its size and digest are known before
+    anything is written: one PutItem (QUEUED) and one PutObject. A larger body gets a
+    RECEIVING record first, streams as a multipart upload, then moves to QUEUED."""
+    started = time.perf_counter()
+    metrics.UPLOADS_IN_PROGRESS.inc()
+    try:
+        job = await _ingest(runtime, tenant, incoming)
+    except UploadRejected:
+        raise  # counted where it becomes a problem response
+    except BaseException:
+        metrics.UPLOADS_REJECTED.labels(reason="upload_interrupted").inc()
+        raise
+    finally:
+        metrics.UPLOADS_IN_PROGRESS.dec()
+        metrics.UPLOAD_SECONDS.observe(time.perf_counter() - started)
+    size = job.object.size or 0
+    metrics.UPLOAD_BYTES.inc(size)
+    log.info("upload_accepted", job_id=job.job_id, tenant=tenant, size=size, state=job.state)
+    return job
+
+
+async def _ingest(runtime: Runtime, tenant: str, incoming: IncomingFile) -> Job:
+    chunks = aiter(incoming.chunks)
+    head, whole = await _read_head(chunks, runtime.api.upload_part_bytes)
     job_id = new_job_id()
     key = runtime.keys.incoming(tenant, job_id)
-    obj = ObjectInfo(
-        bucket=runtime.pipeline.bucket,
-        key=key,
-        content_type=incoming.content_type,
-        filename=incoming.filename,
-    )
-    job = new_job(
-        job_id=job_id,
-        tenant=tenant,
-        obj=obj,
-        ttl=timedelta(days=runtime.pipeline.job_ttl_days),
-        state=JobState.RECEIVING,
-    )
     parent = traceparent()
-    if parent:
-        job.traceparent = parent
-    await runtime.jobs.create(job)
     writer = ObjectWriter(
         runtime.s3,
-        bucket=obj.bucket,
+        bucket=runtime.pipeline.bucket,
         key=key,
         content_type=incoming.content_type,
         metadata={
@@ -67,28 +87,47 @@ async def ingest(*, runtime: Runtime, tenant: str, incoming: IncomingFile) -> Jo
         part_size=runtime.api.upload_part_bytes,
         max_bytes=runtime.api.max_upload_bytes,
     )
-    started = time.perf_counter()
-    metrics.UPLOADS_IN_PROGRESS.inc()
+    obj = ObjectInfo(
+        bucket=runtime.pipeline.bucket,
+        key=key,
+        content_type=incoming.content_type,
+        filename=incoming.filename,
+    )
+    if whole:
+        # Only buffered so far (one part at most): rejections cost no AWS request.
+        await writer.write(bytes(head))
+        writer.require_content()
+        obj.size = writer.size
+    job = new_job(
+        job_id=job_id,
+        tenant=tenant,
+        obj=obj,
+        ttl=timedelta(days=runtime.pipeline.job_ttl_days),
+        state=JobState.QUEUED if whole else JobState.RECEIVING,
+    )
+    job.traceparent = parent
+    if whole:
+        job.sha256 = writer.sha256
+    await runtime.jobs.create(job)
     try:
-        async for chunk in incoming.chunks:
-            await writer.write(chunk)
+        if not whole:
+            await writer.write(bytes(head))
+            del head
+            async for chunk in chunks:
+                await writer.write(chunk)
         stored = await writer.finish()
     except BaseException as exc:
-        metrics.UPLOADS_IN_PROGRESS.dec()
-        metrics.UPLOAD_SECONDS.observe(time.perf_counter() - started)
         # Shielded: a client disconnect cancels this task, and the cleanup must still run.
         await asyncio.shield(writer.abort())
-        if isinstance(exc, UploadRejected):  # counted where it becomes a problem response
+        if isinstance(exc, UploadRejected):
             code, message = exc.code, exc.detail
         else:
             code, message = "upload_interrupted", f"upload did not complete: {type(exc).__name__}"
-            metrics.UPLOADS_REJECTED.labels(reason=code).inc()
-        await asyncio.shield(_fail(runtime, job_id, code, message))
+        await asyncio.shield(_fail(runtime, job, code, message))
         log.info("upload_failed", job_id=job_id, tenant=tenant, code=code)
         raise
-    metrics.UPLOADS_IN_PROGRESS.dec()
-    metrics.UPLOAD_SECONDS.observe(time.perf_counter() - started)
-    metrics.UPLOAD_BYTES.inc(stored.size)
+    if whole:
+        return job
     details = {
         "object": obj.model_copy(update={"size": stored.size, "etag": stored.etag}).model_dump(
             exclude_none=True
@@ -96,13 +135,11 @@ async def ingest(*, runtime: Runtime, tenant: str, incoming: IncomingFile) -> Jo
         "sha256": stored.sha256,
     }
     try:
-        job = await runtime.jobs.transition(
+        return await runtime.jobs.transition(
             job_id, JobState.QUEUED, sources={JobState.RECEIVING}, set_values=details
         )
     except TransitionConflict as conflict:
         # The S3 event reached a worker before this write (always so on moto): the worker
         # owns the state now; record what the API measured without touching it.
-        job = await runtime.jobs.annotate(job_id, details)
         log.info("upload_overtaken", job_id=job_id, state=conflict.current.state)
-    log.info("upload_accepted", job_id=job_id, tenant=tenant, size=stored.size)
-    return job
+        return await runtime.jobs.annotate(job_id, details)

@@ -101,10 +101,22 @@ class ObjectWriter:
         )
         self._parts[number - 1]["ETag"] = response["ETag"]
 
-    async def finish(self) -> StoredObject:
-        """Write what is left and make the object visible; EmptyUpload for no bytes at all."""
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of every byte written so far."""
+        return self._sha256.hexdigest()
+
+    def require_content(self) -> None:
         if self._size == 0:
             raise EmptyUpload("the upload has no content")
+
+    async def finish(self) -> StoredObject:
+        """Write what is left and make the object visible; EmptyUpload for no bytes at all."""
+        self.require_content()
         if self._upload_id is None:
             put = await self._s3.put_object(
                 Bucket=self._bucket,
