@@ -1,0 +1,94 @@
+"""API CPU per upload: chute's API against the minimal baseline, same moto, same load.
+
+1,000 uploads of 64 KiB from 32 concurrent clients, repeated; CPU seconds of the
+server process from /proc (not wall time), requests/s, and the AWS requests each
+upload cost (from the server's own chute_aws_requests_total counters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from bench.harness import Stat, chute_env, cpu_seconds, free_port, moto, pipeline, process
+
+UPLOADS = int(os.environ.get("BENCH_UPLOADS", "1000"))
+CLIENTS = 32
+BODY = os.urandom(64 * 1024)
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+SAMPLE = re.compile(r'^chute_aws_requests_total\{operation="\w+",service="[\w-]+"\} (\S+)$')
+
+
+def aws_requests(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return sum(float(m.group(1)) for line in text.splitlines() if (m := SAMPLE.match(line)))
+
+
+async def drive(url: str, path: str, count: int) -> float:
+    """Send `count` uploads from CLIENTS concurrent clients; wall seconds taken."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def one_client() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                r = await client.post(
+                    path, content=BODY, headers={"Content-Type": "application/octet-stream"}
+                )
+                assert r.status_code == 202, r.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
+        return time.perf_counter() - started
+
+
+def measure(url: str, pid: int, path: str) -> tuple[float, float, float]:
+    asyncio.run(drive(url, path, 50))  # warm-up: imports, pools, caches
+    cpu0, aws0 = cpu_seconds(pid), aws_requests(url)
+    wall = asyncio.run(drive(url, path, UPLOADS))
+    cpu = cpu_seconds(pid) - cpu0
+    return cpu * 1000 / UPLOADS, UPLOADS / wall, (aws_requests(url) - aws0) / UPLOADS
+
+
+def run() -> list[dict[str, Any]]:
+    results: dict[str, list[tuple[float, float, float]]] = {"chute": [], "baseline": []}
+    with moto() as aws_server:
+        for _ in range(REPEATS):
+            for name in ("baseline", "chute"):  # same moto, alternating, fresh resources
+                with pipeline(aws_server.url) as (aws, settings):
+                    port = free_port()
+                    env = chute_env(aws, settings)
+                    if name == "chute":
+                        argv = [sys.executable, "-m", "chute_core", "api"]
+                        env["CHUTE_API_PORT"] = str(port)
+                        path = "/v1/uploads"
+                    else:
+                        argv = [sys.executable, "-m", "bench.baseline_api", str(port)]
+                        path = "/upload"
+                    with process(argv, ready_path="/readyz", port=port, env=env) as server:
+                        results[name].append(measure(server.url, server.pid, path))
+    rows = []
+    for name, samples in results.items():
+        cpu, rate, aws = (Stat.of([s[i] for s in samples]) for i in range(3))
+        rows.append(
+            {
+                "benchmark": f"api upload 64 KiB x{UPLOADS}, {CLIENTS} clients: {name}",
+                "cpu_s_per_1000": cpu.median,
+                "cpu_spread": cpu.spread,
+                "uploads_per_s": rate.median,
+                "aws_requests_per_upload": aws.median,
+            }
+        )
+    ratio = rows[0]["cpu_s_per_1000"] / rows[1]["cpu_s_per_1000"]
+    rows[0]["ratio_to_baseline"] = ratio
+    rows[1]["ratio_to_baseline"] = 1.0
+    return rows
