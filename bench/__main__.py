@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ["moto_capacity", "api_upload"]
+BENCHMARKS = ["moto_capacity", "api_upload", "worker_jobs"]
 RESULTS = Path(__file__).with_name("results") / "latest.json"
 
 

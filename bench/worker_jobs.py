@@ -1,0 +1,161 @@
+"""Worker CPU per job with a no-op processor: chute against the minimal worker with
+the same semantics (a), a synchronous boto3 worker (b) and a bare receive/delete
+loop (c), on the same moto with the same preloaded backlog.
+
+Each worker starts on an empty queue, is frozen (SIGSTOP) while the backlog is
+loaded, then thawed; CPU (from /proc) and wall time run from the thaw until the
+queue is empty. AWS requests per job come from the process's own counters where it
+has them (chute, a)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from boto3.dynamodb.types import TypeSerializer
+
+from bench.harness import REPO, Stat, chute_env, cpu_seconds, free_port, moto, pipeline
+from chute_core.aws import sync_client
+from chute_core.jobs import JobState, ObjectInfo, new_job, new_job_id
+
+JOBS = int(os.environ.get("BENCH_JOBS", "500"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+VARIANTS = ["chute", "minimal", "sync", "bare"]
+SAMPLE = re.compile(r'^chute_aws_requests_total\{operation="\w+",service="[\w-]+"\} (\S+)$')
+
+
+def preload(aws: Any, settings: Any, count: int) -> None:
+    ddb, s3 = sync_client("dynamodb", aws), sync_client("s3", aws)
+    serializer = TypeSerializer()
+
+    def one(_: int) -> None:
+        job_id = new_job_id()
+        key = f"incoming/default/{job_id}"
+        job = new_job(
+            job_id=job_id,
+            tenant="default",
+            obj=ObjectInfo(bucket=settings.bucket, key=key),
+            ttl=timedelta(days=1),
+            state=JobState.QUEUED,
+        )
+        item = {k: serializer.serialize(v) for k, v in job.model_dump(exclude_none=True).items()}
+        ddb.put_item(TableName=settings.table, Item=item)
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=b"x")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(count)))
+
+
+def queue_depth(aws: Any, settings: Any) -> int:
+    sqs = sync_client("sqs", aws)
+    url = sqs.get_queue_url(QueueName=settings.queue)["QueueUrl"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(v) for v in attrs.values())
+
+
+def start(variant: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str | None]:
+    if variant == "chute":
+        port = free_port()
+        env = {
+            **env,
+            "CHUTE_WORKER_HEALTH_PORT": str(port),
+            "CHUTE_WORKER_CONCURRENCY": "32",
+            "CHUTE_WORKER_PROCESSOR": "bench.noop:Noop",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chute_core", "worker"],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=REPO,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    return proc, url
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("chute worker did not become ready")
+            time.sleep(0.1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.baseline_workers", variant],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    return proc, None
+
+
+def aws_requests(url: str | None) -> float | None:
+    if url is None:
+        return None
+    text = httpx.get(f"{url}/metrics").text
+    return sum(float(m.group(1)) for line in text.splitlines() if (m := SAMPLE.match(line)))
+
+
+def measure(variant: str, moto_url: str) -> tuple[float, float, float | None]:
+    with pipeline(moto_url) as (aws, settings):
+        proc, url = start(variant, chute_env(aws, settings))
+        try:
+            while queue_depth(aws, settings):  # the s3:TestEvent of the bootstrap
+                time.sleep(0.1)
+            aws0 = aws_requests(url)  # before the freeze: a frozen process cannot answer
+            proc.send_signal(signal.SIGSTOP)
+            preload(aws, settings, JOBS)
+            cpu0 = cpu_seconds(proc.pid)
+            started = time.perf_counter()
+            proc.send_signal(signal.SIGCONT)
+            while queue_depth(aws, settings):
+                time.sleep(0.05)
+            wall = time.perf_counter() - started
+            cpu = cpu_seconds(proc.pid) - cpu0
+            aws1 = aws_requests(url)
+            per_job = (aws1 - aws0) / JOBS if aws1 is not None and aws0 is not None else None
+            return cpu * 1000 / JOBS, JOBS / wall, per_job
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def run() -> list[dict[str, Any]]:
+    results: dict[str, list[tuple[float, float, float | None]]] = {v: [] for v in VARIANTS}
+    with moto() as server:
+        for _ in range(REPEATS):
+            for variant in VARIANTS:
+                results[variant].append(measure(variant, server.url))
+    floor = Stat.of([s[0] for s in results["minimal"]]).median
+    rows = []
+    for variant, samples in results.items():
+        cpu, rate = Stat.of([s[0] for s in samples]), Stat.of([s[1] for s in samples])
+        per_job = [s[2] for s in samples if s[2] is not None]
+        rows.append(
+            {
+                "benchmark": f"worker no-op x{JOBS}: {variant}",
+                "cpu_s_per_1000": cpu.median,
+                "cpu_spread": cpu.spread,
+                "jobs_per_s": rate.median,
+                "ratio_to_minimal": cpu.median / floor,
+                "aws_requests_per_job": Stat.of(per_job).median if per_job else "n/a",
+            }
+        )
+    return rows
