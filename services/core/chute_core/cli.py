@@ -81,6 +81,56 @@ def status(job_id: Annotated[str, typer.Argument(help="The job's id.")]) -> None
         typer.echo(json.dumps(get_job(client, job_id), indent=2))
 
 
+@app.command()
+def loadtest(
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="Uploads to send.")] = 100,
+    rate: Annotated[
+        float | None, typer.Option(min=0.1, help="Uploads per second (default: a burst).")
+    ] = None,
+    size: Annotated[
+        list[int] | None, typer.Option(help="File sizes in bytes, used in turn (repeatable).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Uploads in flight at once.")] = 32,
+    metrics_url: Annotated[
+        str | None, typer.Option(help="A worker's /metrics, for progress and the plot.")
+    ] = "http://127.0.0.1:8001/metrics",
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw the queue draining into this PNG.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every job.")] = 600.0,
+) -> None:
+    """Upload COUNT files to CHUTE_API_URL, wait until every job is terminal, account."""
+    import asyncio
+
+    from chute_core.loadtest import LoadTest
+
+    test = LoadTest(
+        api_url=load(ClientSettings).api_url,
+        metrics_url=metrics_url or None,
+        count=count,
+        sizes=size or [64 * 1024],
+        rate=rate,
+        concurrency=concurrency,
+        timeout=timeout,
+    )
+    asyncio.run(test.run(live=sys.stderr.isatty()))
+    result = asyncio.run(test.account())
+    if plot is not None:
+        test.plot(plot)
+    latency = result["latency"]
+    typer.echo(
+        f"uploaded {result['uploaded']}, succeeded {result['succeeded']}, "
+        f"failed {result['failed']}, lost {result['lost']}"
+        + (f" (upload errors {result['upload_errors']})" if result["upload_errors"] else "")
+    )
+    typer.echo(
+        f"upload-to-done latency p50 {latency['p50']:.2f}s, p95 {latency['p95']:.2f}s, "
+        f"p99 {latency['p99']:.2f}s"
+    )
+    if result["lost"] or result["upload_errors"]:
+        raise typer.Exit(1)
+
+
 def _register_plugins() -> None:
     for entry in entry_points(group="chute.commands"):
         entry.load()(app)
