@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ["moto_capacity", "api_upload", "worker_jobs"]
+BENCHMARKS = [
+    "moto_capacity",
+    "api_upload",
+    "api_memory",
+    "worker_jobs",
+    "io_concurrency",
+    "e2e_latency",
+]
 RESULTS = Path(__file__).with_name("results") / "latest.json"
 
 

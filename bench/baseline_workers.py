@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import unquote_plus
@@ -24,6 +26,7 @@ from chute_core.settings import AwsSettings, PipelineSettings
 
 aws, pipeline = AwsSettings(), PipelineSettings()
 CONCURRENCY = 32
+PROCESSOR_SECONDS = float(os.environ.get("BENCH_PROCESSOR_SECONDS", "0"))
 
 
 def job_id_of(body: str) -> str | None:
@@ -115,6 +118,7 @@ def sync() -> None:
         for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20).get("Messages", []):
             job_id = job_id_of(m["Body"])
             if job_id:
+                time.sleep(PROCESSOR_SECONDS)  # the same processor wait, blocking
                 ddb.update_item(
                     TableName=pipeline.table,
                     Key={"job_id": {"S": job_id}},

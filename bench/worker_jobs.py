@@ -112,15 +112,18 @@ def aws_requests(url: str | None) -> float | None:
     return sum(float(m.group(1)) for line in text.splitlines() if (m := SAMPLE.match(line)))
 
 
-def measure(variant: str, moto_url: str) -> tuple[float, float, float | None]:
+def measure(
+    variant: str, moto_url: str, *, jobs: int = JOBS, env: dict[str, str] | None = None
+) -> tuple[float, float, float | None]:
+    """(CPU s per 1000 jobs, jobs/s, AWS requests per job or None) for one run."""
     with pipeline(moto_url) as (aws, settings):
-        proc, url = start(variant, chute_env(aws, settings))
+        proc, url = start(variant, {**chute_env(aws, settings), **(env or {})})
         try:
             while queue_depth(aws, settings):  # the s3:TestEvent of the bootstrap
                 time.sleep(0.1)
             aws0 = aws_requests(url)  # before the freeze: a frozen process cannot answer
             proc.send_signal(signal.SIGSTOP)
-            preload(aws, settings, JOBS)
+            preload(aws, settings, jobs)
             cpu0 = cpu_seconds(proc.pid)
             started = time.perf_counter()
             proc.send_signal(signal.SIGCONT)
@@ -129,8 +132,8 @@ def measure(variant: str, moto_url: str) -> tuple[float, float, float | None]:
             wall = time.perf_counter() - started
             cpu = cpu_seconds(proc.pid) - cpu0
             aws1 = aws_requests(url)
-            per_job = (aws1 - aws0) / JOBS if aws1 is not None and aws0 is not None else None
-            return cpu * 1000 / JOBS, JOBS / wall, per_job
+            per_job = (aws1 - aws0) / jobs if aws1 is not None and aws0 is not None else None
+            return cpu * 1000 / jobs, jobs / wall, per_job
         finally:
             proc.send_signal(signal.SIGCONT)
             proc.terminate()

@@ -1,0 +1,59 @@
+"""I/O-bound concurrency: a processor that awaits 200 ms per job, at concurrency C.
+
+The bound is C / 0.2 s jobs/s until moto becomes the limit: then it is moto's own
+capacity (measured in this run) divided by the AWS requests each job makes. Also
+the synchronous boto3 worker with the same 200 ms, for the 5x comparison at C=32."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from bench.harness import Stat, moto, pipeline
+from bench.moto_capacity import hammer
+from bench.worker_jobs import measure
+
+WAIT = 0.2
+LEVELS = [int(c) for c in os.environ.get("BENCH_IO_LEVELS", "4,8,32,128").split(",")]
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+
+
+def run() -> list[dict[str, Any]]:
+    rows = []
+    env = {"BENCH_PROCESSOR_SECONDS": str(WAIT)}
+    with moto() as server:
+        with pipeline(server.url) as (aws, settings):
+            capacity = asyncio.run(hammer(aws, settings.bucket))
+        sync_rates = [measure("sync", server.url, jobs=40, env=env)[1] for _ in range(REPEATS)]
+        sync = Stat.of(sync_rates).median
+        for level in LEVELS:
+            jobs = max(100, level * 8)
+            runs = [
+                measure(
+                    "chute",
+                    server.url,
+                    jobs=jobs,
+                    env={**env, "CHUTE_WORKER_CONCURRENCY": str(level)},
+                )
+                for _ in range(REPEATS)
+            ]
+            rate = Stat.of([r[1] for r in runs])
+            per_job = Stat.of([r[2] for r in runs if r[2] is not None]).median
+            moto_bound = capacity / per_job
+            bound = min(level / WAIT, moto_bound)
+            rows.append(
+                {
+                    "benchmark": f"io-bound 200 ms, C={level}",
+                    "jobs_per_s": rate.median,
+                    "spread": rate.spread,
+                    "of_c_over_0.2s": rate.median / (level / WAIT),
+                    "moto_bound_jobs_per_s": moto_bound,
+                    "of_bound": rate.median / bound,
+                    "limited_by": "moto" if moto_bound < level / WAIT else "concurrency",
+                    "aws_requests_per_job": per_job,
+                    "x_sync_boto3": rate.median / sync,
+                }
+            )
+    rows.append({"benchmark": "io-bound 200 ms, sync boto3 worker", "jobs_per_s": sync})
+    return rows
