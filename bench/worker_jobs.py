@@ -22,7 +22,16 @@ from typing import Any
 import httpx
 from boto3.dynamodb.types import TypeSerializer
 
-from bench.harness import REPO, Stat, chute_env, cpu_seconds, free_port, moto, pipeline
+from bench.harness import (
+    REPO,
+    Stat,
+    chute_env,
+    cpu_seconds,
+    free_port,
+    moto,
+    pipeline,
+    wait_ready,
+)
 from chute_core.aws import sync_client
 from chute_core.jobs import JobState, ObjectInfo, new_job, new_job_id
 
@@ -82,16 +91,8 @@ def start(variant: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str
             text=True,
         )
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    return proc, url
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("chute worker did not become ready")
-            time.sleep(0.1)
+        wait_ready(f"{url}/readyz", proc)
+        return proc, url
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.baseline_workers", variant],
         env={**os.environ, **env},
