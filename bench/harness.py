@@ -7,7 +7,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from chute_core.bootstrap import bootstrap
+from chute_core.child_processes import stop_process, wait_healthy
 from chute_core.settings import AwsSettings, PipelineSettings
 from chute_core.teardown import teardown
 
@@ -52,17 +50,7 @@ class Proc:
 
 
 def wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready")
+    wait_healthy(str(proc.args), url, proc, timeout)
 
 
 @contextmanager
@@ -81,12 +69,7 @@ def process(
         wait_ready(url + ready_path, proc)
         yield Proc(proc, url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=15)
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -11,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.support.polling import wait_until
+from chute_core.child_processes import stop_process, wait_healthy
+from chute_core.errors import ChuteError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,14 +33,7 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
     def rss_peak_bytes(self) -> int:
         return _status_kib(self.proc.pid, "VmHWM") * 1024
@@ -74,19 +65,12 @@ def start(
             argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
         )
     server = Server(name=name, proc=proc, url=base_url, log_path=log_path)
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"{name} exited {proc.returncode}:\n{server.log()[-3000:]}")
-        try:
-            return httpx.get(ready_url, timeout=1.0).status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_until(ready, timeout=timeout, what=f"{name} ready at {ready_url}")
-    except BaseException:
+        wait_healthy(name, ready_url, proc, timeout)
+    except BaseException as exc:
         server.stop()
+        if isinstance(exc, ChuteError):
+            raise AssertionError(f"{exc}:\n{server.log()[-3000:]}") from None
         raise
     return server
 

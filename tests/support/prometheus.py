@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
+from chute_core.child_processes import stop_process
 from tests.support.polling import wait_until
 from tests.support.processes import free_port
 
@@ -120,10 +121,5 @@ def prometheus(
         wait_until(ready, timeout=30, what="prometheus ready")
         yield Prometheus(url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=10)
         log.close()

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-import httpx
-
 from chute_core.bootstrap import bootstrap
+from chute_core.child_processes import stop_process, wait_healthy
 from chute_core.errors import ChuteError
 from chute_core.settings import AwsSettings, DevSettings, PipelineSettings
 
@@ -36,37 +35,18 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
-def _wait_healthy(name: str, url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise ChuteError(f"{name} exited with code {proc.returncode} before it was ready")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise ChuteError(f"{name} not ready at {url} after {timeout:.0f}s")
-        time.sleep(0.1)
-
-
 @contextmanager
 def _children() -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         yield procs
     finally:
-        for proc in reversed(procs):
+        for proc in reversed(procs):  # all at once, so they drain in parallel
             if proc.poll() is None:
                 proc.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         for proc in reversed(procs):
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=max(0.1, deadline - time.monotonic()))
 
 
 def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> None:
@@ -98,7 +78,7 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
                 stderr=subprocess.DEVNULL,
             )
             procs.append(moto)
-            _wait_healthy("moto", f"{endpoint}/moto-api/", moto, dev.dev_ready_timeout_seconds)
+            wait_healthy("moto", f"{endpoint}/moto-api/", moto, dev.dev_ready_timeout_seconds)
             local_aws = aws.model_copy(update={"aws_endpoint_url": endpoint})
             changes = bootstrap(local_aws, pipeline)
             _say(f"bootstrap: {len(changes)} changes")
@@ -108,8 +88,8 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
             procs.append(worker)
             api_url = f"http://127.0.0.1:{dev.api_port}"
             health_url = f"http://127.0.0.1:{dev.worker_health_port}"
-            _wait_healthy("api", f"{api_url}/readyz", api, dev.dev_ready_timeout_seconds)
-            _wait_healthy("worker", f"{health_url}/readyz", worker, dev.dev_ready_timeout_seconds)
+            wait_healthy("api", f"{api_url}/readyz", api, dev.dev_ready_timeout_seconds)
+            wait_healthy("worker", f"{health_url}/readyz", worker, dev.dev_ready_timeout_seconds)
             curl = (
                 f"curl -sS -X POST {shlex.quote(api_url + '/v1/uploads?filename=hello.txt')}"
                 " -H 'Content-Type: text/plain' --data-binary 'hello, chute'"
