@@ -38,9 +38,6 @@ class Server:
     def rss_peak_bytes(self) -> int:
         return _status_kib(self.proc.pid, "VmHWM") * 1024
 
-    def rss_bytes(self) -> int:
-        return _status_kib(self.proc.pid, "VmRSS") * 1024
-
 
 def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

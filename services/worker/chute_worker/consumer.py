@@ -58,10 +58,6 @@ class Worker:
         self._dlq_url = ""
         self._deletes: DeleteBatcher | None = None
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
-
     def stop(self) -> None:
         """Stop receiving; `run` then drains in-flight work and returns."""
         if not self._stopping.is_set():

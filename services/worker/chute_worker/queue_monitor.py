@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chute_core.logs import get_logger
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
     from types_aiobotocore_sqs.literals import QueueAttributeNameType
 
-__all__ = ["QueueDepth", "QueueMonitor"]
+__all__ = ["QueueMonitor"]
 
 log = get_logger(__name__)
 STATES = ("visible", "in_flight", "delayed")
@@ -27,13 +26,6 @@ ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 )
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    visible: int
-    in_flight: int
-    delayed: int
 
 
 class QueueMonitor:
@@ -51,7 +43,6 @@ class QueueMonitor:
         self._urls: dict[str, str] = {}
         self._backend = backend
         self._interval = interval
-        self.depths: dict[str, QueueDepth] = {}
 
     async def poll_once(self) -> None:
         for label, name in self._names.items():
@@ -61,12 +52,10 @@ class QueueMonitor:
                 QueueUrl=self._urls[label], AttributeNames=list(ATTRIBUTES)
             )
             values = response.get("Attributes", {})
-            depth = QueueDepth(*(int(values.get(a) or 0) for a in ATTRIBUTES))
-            self.depths[label] = depth
-            for state, value in zip(
-                STATES, (depth.visible, depth.in_flight, depth.delayed), strict=True
-            ):
-                metrics.QUEUE_MESSAGES.labels(queue=label, state=state).set(value)
+            for state, attribute in zip(STATES, ATTRIBUTES, strict=True):
+                metrics.QUEUE_MESSAGES.labels(queue=label, state=state).set(
+                    int(values.get(attribute) or 0)
+                )
         metrics.QUEUE_EXPORTER_LAST_SUCCESS.set(time.time())
 
     async def run(self, stop: asyncio.Event) -> None:
