@@ -95,7 +95,7 @@ async def _ingest(runtime: Runtime, tenant: str, incoming: IncomingFile) -> Job:
     )
     if whole:
         # Only buffered so far (one part at most): rejections cost no AWS request.
-        await writer.write(bytes(head))
+        await writer.write(head)
         writer.require_content()
         obj.size = writer.size
     job = new_job(
@@ -111,7 +111,7 @@ async def _ingest(runtime: Runtime, tenant: str, incoming: IncomingFile) -> Job:
     await runtime.jobs.create(job)
     try:
         if not whole:
-            await writer.write(bytes(head))
+            await writer.write(head)
             del head
             async for chunk in chunks:
                 await writer.write(chunk)

@@ -63,7 +63,7 @@ class ObjectWriter:
         self._parts: list[CompletedPartTypeDef] = []
         self._in_flight: asyncio.Task[None] | None = None
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | bytearray) -> None:
         self._size += len(data)
         if self._size > self._max_bytes:
             raise UploadTooLarge(f"upload exceeds the limit of {self._max_bytes} bytes")
