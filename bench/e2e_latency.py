@@ -4,6 +4,7 @@ job's terminal state, read from the job records (created_at -> finished_at)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from typing import Any
@@ -24,7 +25,7 @@ def run() -> list[dict[str, Any]]:
         worker_env = {
             **env,
             "CHUTE_WORKER_HEALTH_PORT": str(worker_port),
-            "CHUTE_WORKER_PROCESSOR": "bench.noop:Noop",
+            "CHUTE_WORKER_ROUTES": json.dumps({"*/*": ["bench.noop:Noop"]}),
             "CHUTE_WORKER_CONCURRENCY": "32",
             "CHUTE_QUEUE_POLL_SECONDS": "1",
         }

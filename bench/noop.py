@@ -6,13 +6,13 @@ import asyncio
 import os
 from typing import Any
 
-from chute_worker.processors import ProcessorContext
+from chute_worker.processors import ProcessorContext, ProcessorSpec
 
 SLEEP = float(os.environ.get("BENCH_PROCESSOR_SECONDS", "0"))
 
 
 class Noop:
-    name = "noop"
+    spec = ProcessorSpec(name="noop")
 
     async def process(self, ctx: ProcessorContext) -> dict[str, Any]:
         if SLEEP:

@@ -9,6 +9,7 @@ has them (chute, a)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -80,7 +81,7 @@ def start(variant: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str
             **env,
             "CHUTE_WORKER_HEALTH_PORT": str(port),
             "CHUTE_WORKER_CONCURRENCY": "32",
-            "CHUTE_WORKER_PROCESSOR": "bench.noop:Noop",
+            "CHUTE_WORKER_ROUTES": json.dumps({"*/*": ["bench.noop:Noop"]}),
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "chute_core", "worker"],

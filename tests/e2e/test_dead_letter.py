@@ -6,6 +6,7 @@ import httpx
 
 from tests.conftest import ServerFactory, StackFactory
 from tests.support.polling import wait_until
+from tests.support.processes import routes
 
 MAX_RECEIVES = 3
 
@@ -15,7 +16,9 @@ def test_failing_message_is_redelivered_then_lands_in_the_dlq(
 ) -> None:
     stack = make_stack(visibility_timeout_seconds=1, max_receive_count=MAX_RECEIVES)
     api = servers("api", stack)
-    worker = servers("worker", stack, CHUTE_WORKER_PROCESSOR="tests.support.processors:AlwaysFails")
+    worker = servers(
+        "worker", stack, CHUTE_WORKER_ROUTES=routes("tests.support.processors:AlwaysFails")
+    )
     accepted = httpx.post(f"{api.url}/v1/uploads", content=b"doomed").json()
     sqs = stack.client("sqs")
     dlq = stack.queue_url(stack.pipeline.dlq_name)

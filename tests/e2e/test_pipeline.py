@@ -8,6 +8,7 @@ import httpx
 
 from tests.conftest import ServerFactory, StackFactory
 from tests.support.polling import wait_until
+from tests.support.processes import routes
 
 MiB = 1024 * 1024
 VISIBILITY = 4
@@ -20,7 +21,9 @@ def test_uploaded_file_reaches_succeeded_with_matching_digest_and_inspect_result
     # its twin is processing, comes back within seconds and is then deleted as done.
     stack = make_stack(visibility_timeout_seconds=VISIBILITY)
     api = servers("api", stack, CHUTE_UPLOAD_PART_BYTES=str(5 * MiB))
-    servers("worker", stack)
+    # The PNG is noise behind a PNG signature: route it to inspect alone (thumbnails
+    # of real images are tested in test_processors.py).
+    servers("worker", stack, CHUTE_WORKER_ROUTES=routes("inspect"))
     files = {
         "small.txt": b"hello, chute\n" * 100,
         "large.png": b"\x89PNG\r\n\x1a\n" + os.urandom(12 * MiB),  # multipart: 2 S3 events
@@ -42,10 +45,12 @@ def test_uploaded_file_reaches_succeeded_with_matching_digest_and_inspect_result
         digest = hashlib.sha256(body).hexdigest()
         assert job["sha256"] == digest
         assert job["attempts"] == 1
-        summary = job["result"]["summary"]  # type: ignore[index]
+        steps = job["result"]["processors"]  # type: ignore[index]
+        assert [(s["name"], s["outcome"]) for s in steps] == [("inspect", "succeeded")]
+        summary = steps[0]["summary"]
         assert summary["size"] == len(body)
         assert summary["sha256"] == digest
-        key = f"results/default/{accepted['job_id']}/inspect.json"
+        key = f"results/default/{accepted['job_id']}/inspect/summary.json"
         assert summary["objects"] == [key]
         stored = stack.client("s3").get_object(Bucket=stack.pipeline.bucket, Key=key)
         assert json.loads(stored["Body"].read())["sha256"] == digest

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import routes
+
 
 @pytest.fixture
 def record_file(tmp_path: Path) -> Path:
@@ -14,7 +16,7 @@ def record_file(tmp_path: Path) -> Path:
 
 def recording_env(record_file: Path, **extra: str) -> dict[str, str]:
     return {
-        "CHUTE_WORKER_PROCESSOR": "tests.support.processors:Recording",
+        "CHUTE_WORKER_ROUTES": routes("tests.support.processors:Recording"),
         "CHUTE_TEST_RECORD_FILE": str(record_file),
         "CHUTE_QUEUE_POLL_SECONDS": "1",
         "CHUTE_RETRY_BASE_SECONDS": "0.5",

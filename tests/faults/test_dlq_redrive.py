@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.conftest import ServerFactory, StackFactory
 from tests.support.accounting import account, dlq_depth
 from tests.support.polling import wait_until
-from tests.support.processes import run_chute
+from tests.support.processes import routes, run_chute
 from tests.support.stack import Stack
 from tests.support.uploads import upload, wait_terminal
 
@@ -26,7 +26,7 @@ def test_redriven_job_succeeds_once_the_processor_is_fixed(
     worker = servers(
         "worker",
         stack,
-        CHUTE_WORKER_PROCESSOR="tests.support.processors:BrokenWhileFlag",
+        CHUTE_WORKER_ROUTES=routes("tests.support.processors:BrokenWhileFlag"),
         CHUTE_TEST_BROKEN_FLAG=str(flag),
         CHUTE_RETRY_BASE_SECONDS="0.5",
     )

@@ -82,7 +82,7 @@ def test_sigkill_mid_job_loses_nothing_and_never_holds_a_job_twice(
         assert runs[-1].end is not None
         assert jobs[job_id]["state"] == "SUCCEEDED"
         assert jobs[job_id]["attempts"] >= len(runs)
-    expected = {f"results/default/{j}/inspect.json" for j in job_ids}
+    expected = {f"results/default/{j}/recording/summary.json" for j in job_ids}
     assert set(stack.keys("results/")) == expected
     reruns = sum(1 for j in job_ids if len(records.runs[j]) > 1)
     print(f"kills {len(killed_at)}, jobs re-run after a kill {reruns}")

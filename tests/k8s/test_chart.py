@@ -173,7 +173,15 @@ def test_keda_without_a_queue_url_fails_with_a_readable_message() -> None:
 
 
 def leaves(values: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    free = {"commonLabels", "annotations", "podAnnotations", "nodeSelector", "affinity", "labels"}
+    free = {
+        "commonLabels",
+        "annotations",
+        "podAnnotations",
+        "nodeSelector",
+        "affinity",
+        "labels",
+        "routes",
+    }
     if (
         isinstance(values, dict)
         and values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +15,11 @@ from chute_core.child_processes import stop_process, wait_healthy
 from chute_core.errors import ChuteError
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def routes(*processors: str, pattern: str = "*/*") -> str:
+    """CHUTE_WORKER_ROUTES sending every object (or `pattern`) to `processors`."""
+    return json.dumps({pattern: list(processors)})
 
 
 def free_port() -> int:

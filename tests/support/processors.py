@@ -17,12 +17,12 @@ import time
 from typing import Any
 
 from chute_core.errors import ProcessorError
-from chute_worker.processors import ProcessorContext
+from chute_worker.processors import FileContext, ProcessorContext, ProcessorSpec
 from chute_worker.processors.inspect import InspectProcessor
 
 
 class AlwaysFails:
-    name = "always-fails"
+    spec = ProcessorSpec(name="always-fails")
 
     async def process(self, ctx: ProcessorContext) -> dict[str, Any]:
         raise RuntimeError("this processor always fails")
@@ -44,7 +44,7 @@ def _record(event: str, ctx: ProcessorContext) -> None:
 class Recording(InspectProcessor):
     """`inspect`, bracketed by start/end records, after an I/O-bound wait."""
 
-    name = "recording"
+    spec = ProcessorSpec(name="recording")
 
     async def process(self, ctx: ProcessorContext) -> dict[str, Any]:
         _record("start", ctx)
@@ -61,9 +61,29 @@ class Recording(InspectProcessor):
 
 
 class BrokenWhileFlag(InspectProcessor):
-    name = "broken-while-flag"
+    spec = ProcessorSpec(name="broken-while-flag")
 
     async def process(self, ctx: ProcessorContext) -> dict[str, Any]:
         if os.path.exists(os.environ["CHUTE_TEST_BROKEN_FLAG"]):  # noqa: ASYNC240 (a stat)
             raise ProcessorError("downstream_unavailable", "dependency is broken", retryable=True)
         return await super().process(ctx)
+
+
+class Misbehaving:
+    """CPU-bound, in the pool: files named spin* loop forever (killed at the timeout,
+    CHUTE_TEST_TIMEOUT_SECONDS), crash* kill their pool process, others report size."""
+
+    spec = ProcessorSpec(
+        name="misbehaving",
+        cpu_bound=True,
+        timeout_seconds=float(os.environ.get("CHUTE_TEST_TIMEOUT_SECONDS", "2")),
+    )
+
+    def process_file(self, ctx: FileContext) -> dict[str, Any]:
+        name = ctx.job.object.filename or ""
+        if name.startswith("spin"):
+            while True:
+                pass
+        if name.startswith("crash"):
+            os._exit(3)
+        return {"size": ctx.size, "pid": os.getpid()}

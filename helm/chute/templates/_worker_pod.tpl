@@ -57,7 +57,8 @@ spec:
           mountPath: /tmp
   volumes:
     - name: tmp
-      emptyDir: {}
+      emptyDir:
+        sizeLimit: {{ .Values.worker.spoolBytes | int64 }}
   {{- with .Values.worker.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

@@ -13,7 +13,8 @@ Services turn these into HTTP problems or queue decisions only at their edges.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chute_core.jobs import Job
@@ -63,13 +64,24 @@ class PoisonMessage(ChuteError):
 
 
 class ProcessorError(ChuteError):
-    """A processor failed; `retryable` says whether another attempt could succeed."""
+    """A processor failed; `retryable` says whether another attempt could succeed, and
+    `max_attempts` caps the attempts for failures worth only one more try (a crash)."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
+    def __init__(
+        self, code: str, message: str, *, retryable: bool, max_attempts: int | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.max_attempts = max_attempts
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        # Raised in a pool process and re-raised in the worker: pickle the keywords too.
+        rebuild = functools.partial(
+            type(self), retryable=self.retryable, max_attempts=self.max_attempts
+        )
+        return rebuild, (self.code, self.message)
 
 
 class UploadRejected(ChuteError):

@@ -86,6 +86,7 @@ class Job(BaseModel):
     result: dict[str, Any] | None = None
     error: JobError | None = None
     traceparent: str | None = None
+    processors: list[str] | None = None  # the upload's explicit choice; None: route by type
     expires_at: int
 
 

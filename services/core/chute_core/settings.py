@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Annotated, TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chute_core.errors import SettingsError
 
 __all__ = [
+    "CONFIG",
     "ApiSettings",
     "AwsSettings",
     "ClientSettings",
+    "CommaInts",
+    "CommaList",
     "DevSettings",
     "PipelineSettings",
     "WorkerSettings",
@@ -23,8 +27,20 @@ __all__ = [
 
 _PREFIX = "CHUTE_"
 _CONFIG = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore", frozen=True)
+CONFIG = _CONFIG  # for settings classes of processors and plugins
 MiB = 1024 * 1024
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+# A list read from one variable as comma-separated items: CHUTE_X=a,b,c
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+CommaInts = Annotated[list[int], NoDecode, BeforeValidator(_split_commas)]
 
 
 class AwsSettings(BaseSettings):
@@ -84,13 +100,33 @@ class ApiSettings(BaseSettings):
     tenant: str = "default"
 
 
+ARCHIVES = ["inspect", "archive"]
+TABLES = ["inspect", "tabular"]
+DEFAULT_ROUTES: dict[str, list[str]] = {
+    "image/*": ["inspect", "thumbnail"],
+    "application/zip": ARCHIVES,
+    "application/x-tar": ARCHIVES,
+    "application/gzip": ARCHIVES,
+    "text/csv": TABLES,
+    "text/tab-separated-values": TABLES,
+    "application/x-ndjson": TABLES,
+    "*/*": ["inspect"],
+}
+
+
 class WorkerSettings(BaseSettings):
     model_config = _CONFIG
 
     worker_concurrency: Annotated[int, Field(ge=1, le=1000)] = 8
     worker_health_host: str = "127.0.0.1"
     worker_health_port: Port = 8001
-    worker_processor: str = "inspect"
+    # content-type pattern -> processors, in order; exact types win over type/*, then */*.
+    # Items are processor names or module:attr references.
+    worker_routes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    worker_pool_size: Annotated[int, Field(ge=1, le=64)] = 2
+    worker_pool_memory_bytes: Annotated[int, Field(ge=0)] = 1024 * MiB  # per process; 0: none
+    worker_spool_dir: Path | None = None
+    worker_spool_bytes: Annotated[int, Field(ge=MiB)] = 4 * 1024 * MiB
     worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     worker_wait_seconds: Annotated[int, Field(ge=0, le=20)] = 20
     shutdown_grace_seconds: Annotated[float, Field(ge=0)] = 30.0

@@ -11,7 +11,6 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 import structlog
 from opentelemetry import trace
@@ -25,13 +24,10 @@ from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings, WorkerSettings
 from chute_core.tracing import context_from, tracer
 from chute_worker import metrics
+from chute_worker.chain import ChainFailed, ChainResult, ProcessorChain
 from chute_worker.decisions import Action, Decision
 from chute_worker.failures import backoff_seconds, classify
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
-from chute_worker.processors import Processor, ProcessorContext
-
-if TYPE_CHECKING:
-    from types_aiobotocore_s3 import S3Client
 
 __all__ = ["Delivery", "JobRunner"]
 
@@ -52,11 +48,10 @@ class Delivery:
 @dataclass(frozen=True)
 class JobRunner:
     store: JobStore
-    s3: S3Client
     keys: ObjectKeys
     pipeline: PipelineSettings
     settings: WorkerSettings
-    processor: Processor
+    chain: ProcessorChain
 
     @property
     def worker_id(self) -> str:
@@ -114,7 +109,7 @@ class JobRunner:
                 "process job",
                 context=parent,
                 kind=trace.SpanKind.CONSUMER,
-                attributes={"chute.job_id": job_id, "chute.processor": self.processor.name},
+                attributes={"chute.job_id": job_id},
             ),
             structlog.contextvars.bound_contextvars(job_id=job_id, tenant=tenant),
         ):
@@ -153,9 +148,6 @@ class JobRunner:
 
     async def _run(self, job: Job, record: ObjectCreated, delivery: Delivery) -> Decision:
         started = time.monotonic()
-        ctx = ProcessorContext(
-            job=job, bucket=record.bucket, key=record.key, keys=self.keys, s3=self.s3
-        )
         try:
             async with heartbeat(
                 store=self.store,
@@ -164,24 +156,21 @@ class JobRunner:
                 visibility=self.pipeline.visibility_timeout_seconds,
                 extend_visibility=delivery.extend_visibility,
             ):
-                summary = await self.processor.process(ctx)
+                result = await self.chain.run(job, record)
         except asyncio.CancelledError:
             # Shutdown ran out of grace: hand the job back so another worker takes it now.
             await asyncio.shield(self._release(job))
             raise
-        except Exception as exc:
-            self._observe_processing(started)
-            return await self._fail(job, record, classify(exc), delivery, started)
-        self._observe_processing(started)
-        return await self._succeed(job, record, summary, delivery, started)
+        except ChainFailed as failed:
+            return await self._fail(job, record, failed.error, failed.result, delivery, started)
+        except Exception as exc:  # reaching the object or the pool, before any processor
+            return await self._fail(
+                job, record, classify(exc), ChainResult(None), delivery, started
+            )
+        return await self._succeed(job, record, result, delivery, started)
 
-    def _observe_processing(self, started: float) -> None:
-        metrics.JOB_PROCESSING.labels(processor=self.processor.name).observe(
-            time.monotonic() - started
-        )
-
-    def _observe_finished(self, job: Job, outcome: str) -> None:
-        metrics.JOBS_FINISHED.labels(processor=self.processor.name, outcome=outcome).inc()
+    def _observe_finished(self, job: Job, processor: str, outcome: str) -> None:
+        metrics.JOBS_FINISHED.labels(processor=processor, outcome=outcome).inc()
         metrics.JOB_ATTEMPTS.observe(job.attempts)
         created = datetime.strptime(job.created_at, ISO_FORMAT).replace(tzinfo=UTC)
         metrics.JOB_END_TO_END.observe(max(0.0, (utcnow() - created).total_seconds()))
@@ -190,19 +179,19 @@ class JobRunner:
         self,
         job: Job,
         record: ObjectCreated,
-        summary: dict[str, Any],
+        result: ChainResult,
         delivery: Delivery,
         started: float,
     ) -> Decision:
-        values: dict[str, object] = {
-            "result": {"processor": self.processor.name, "summary": summary},
-            "finished_at": iso(utcnow()),
-        }
+        values: dict[str, object] = {"result": result.record(), "finished_at": iso(utcnow())}
         if record.etag:
             values["processed_etag"] = record.etag
-        for field in ("sha256", "detected_type"):
-            if field in summary:
-                values[field] = summary[field]
+        inspected = result.summary_of("inspect") or {}
+        if "sha256" in inspected:
+            values["sha256"] = inspected["sha256"]
+        detected = result.content_type or inspected.get("detected_type")
+        if detected:
+            values["detected_type"] = detected
         try:
             await self.store.transition(
                 job.job_id,
@@ -214,7 +203,7 @@ class JobRunner:
         except TransitionConflict as conflict:
             # Our lease lapsed and someone else took over: their result stands.
             return self._after_conflict(conflict.current, delivery)
-        self._observe_finished(job, "succeeded")
+        self._observe_finished(job, result.deciding, "succeeded")
         log.info(
             "job_succeeded",
             job_id=job.job_id,
@@ -230,17 +219,19 @@ class JobRunner:
         job: Job,
         record: ObjectCreated,
         error: ProcessorError,
+        result: ChainResult,
         delivery: Delivery,
         started: float,
     ) -> Decision:
         last_try = delivery.receive_count >= self.pipeline.max_receive_count
-        final = not error.retryable or last_try
+        out_of_attempts = error.max_attempts is not None and job.attempts >= error.max_attempts
+        final = not error.retryable or last_try or out_of_attempts
         details = {
             "code": error.code,
             "message": error.message[:1000],
             "retryable": error.retryable,
         }
-        values: dict[str, object] = {"error": details}
+        values: dict[str, object] = {"error": details, "result": result.record()}
         if final:
             values["finished_at"] = iso(utcnow())
             if record.etag:
@@ -257,9 +248,9 @@ class JobRunner:
         except TransitionConflict as conflict:
             return self._after_conflict(conflict.current, delivery)
         if final:
-            self._observe_finished(job, "failed")
+            self._observe_finished(job, result.deciding, "failed")
         else:
-            metrics.JOB_RETRIES.labels(processor=self.processor.name).inc()
+            metrics.JOB_RETRIES.labels(processor=result.deciding).inc()
         log.warning(
             "job_failed" if final else "job_will_retry",
             job_id=job.job_id,
@@ -270,7 +261,7 @@ class JobRunner:
             receive_count=delivery.receive_count,
             seconds=round(time.monotonic() - started, 4),
         )
-        if not error.retryable:
+        if not error.retryable or out_of_attempts:
             return Decision.delete()
         # Retryable (also on the last try, now FAILED): the message comes back after a
         # growing backoff, and after maxReceiveCount receives SQS moves it to the DLQ.

@@ -15,11 +15,16 @@ from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
 from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings
 from chute_worker.backend import BackendHealth
+from chute_worker.chain import ProcessorChain
 from chute_worker.consumer import Worker
 from chute_worker.handler import JobRunner
 from chute_worker.health import HealthServer, health_app
-from chute_worker.processors import load_processor
+from chute_worker.loop_lag import watch_loop_lag
+from chute_worker.pool import ProcessorPool
+from chute_worker.processors.registry import Registry
 from chute_worker.queue_monitor import QueueMonitor
+from chute_worker.routing import Router
+from chute_worker.spool import SpoolArea
 
 __all__ = ["main", "run_worker"]
 
@@ -43,17 +48,27 @@ async def run_worker(
     stop: asyncio.Event,
 ) -> None:
     """Consume until `stop` is set, then drain and close everything."""
-    processor = load_processor(settings.worker_processor)
+    registry = Registry.discover()
+    router = Router(settings.worker_routes, registry)
     set_build_info("worker")
     async with AsyncExitStack() as stack:
         clients = await open_clients(stack, aws)
+        pool = ProcessorPool(
+            size=settings.worker_pool_size, memory_bytes=settings.worker_pool_memory_bytes
+        )
+        stack.callback(pool.close)
+        spool = SpoolArea(settings.worker_spool_dir, settings.worker_spool_bytes)
+        stack.callback(spool.close)
+        keys = ObjectKeys.from_settings(pipeline)
+        chain = ProcessorChain(
+            registry=registry, router=router, pool=pool, spool=spool, s3=clients.s3, keys=keys
+        )
         runner = JobRunner(
             store=JobStore(clients.dynamodb, pipeline.table),
-            s3=clients.s3,
-            keys=ObjectKeys.from_settings(pipeline),
+            keys=keys,
             pipeline=pipeline,
             settings=settings,
-            processor=processor,
+            chain=chain,
         )
         backend = BackendHealth()
         worker = Worker(
@@ -84,11 +99,14 @@ async def run_worker(
         )
         monitor_stop = asyncio.Event()
         monitor_task = asyncio.create_task(monitor.run(monitor_stop))
+        lag_task = asyncio.create_task(watch_loop_lag(monitor_stop))
         log.info(
             "worker_started",
             worker_id=settings.worker_id,
-            processor=processor.name,
+            processors=registry.names(),
+            routes=router.rules,
             concurrency=settings.worker_concurrency,
+            pool_size=settings.worker_pool_size,
         )
         try:
             await worker.run()
@@ -96,4 +114,6 @@ async def run_worker(
             stopper.cancel()
             monitor_stop.set()
             health.should_exit = True
-            await asyncio.gather(health_task, monitor_task, stopper, return_exceptions=True)
+            await asyncio.gather(
+                health_task, monitor_task, lag_task, stopper, return_exceptions=True
+            )

@@ -19,8 +19,10 @@ __all__ = [
     "JOB_PROCESSING",
     "JOB_RETRIES",
     "LEASE_CONFLICTS",
+    "LOOP_LAG",
     "MESSAGES_RECEIVED",
     "POISON_MESSAGES",
+    "PROCESSOR_RUNS",
     "QUEUE_EXPORTER_ERRORS",
     "QUEUE_EXPORTER_LAST_SUCCESS",
     "QUEUE_MESSAGES",
@@ -84,4 +86,14 @@ QUEUE_EXPORTER_ERRORS = Counter(
 QUEUE_EXPORTER_LAST_SUCCESS = Gauge(
     "chute_queue_exporter_last_success_timestamp_seconds",
     "When the queues' attributes were last read successfully (Unix time).",
+)
+PROCESSOR_RUNS = Counter(
+    "chute_processor_runs",
+    "Processor runs within jobs, by processor and outcome (succeeded, failed).",
+    ["processor", "outcome"],
+)
+LOOP_LAG = Histogram(
+    "chute_worker_event_loop_lag_seconds",
+    "How late the event loop woke a timer: high values starve heartbeats and health checks.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )

@@ -1,72 +1,67 @@
-"""The processor interface and how processors are found.
+"""The processor interface.
 
-A processor is any object with a `name` and an async `process(ctx)` returning a small
-JSON-able summary. Processors register in the `chute.processors` entry-point group;
-a `module:attribute` reference also works (handy for tests and experiments).
+A processor declares a `spec` (name, accepted content types, limits, CPU-bound or
+not) and does its work in one of two shapes:
+
+* I/O-bound (`cpu_bound=False`): `async def process(ctx: ProcessorContext)` runs on the
+  worker's event loop; `ctx.read()` streams the object, `ctx.spool()` gives a local
+  copy within the disk budget, `ctx.write_result()` stores result objects.
+* CPU-bound (`cpu_bound=True`): `def process_file(ctx: FileContext)` runs in the
+  worker's process pool on a spooled local copy, so the event loop keeps polling,
+  heartbeating and answering health checks. Result files written with
+  `ctx.write_result()` are uploaded by the worker afterwards. The processor object is
+  pickled to the pool: keep its state to plain settings.
+
+Either returns a small JSON-able summary (stored in the job's `result`). Raise
+`chute_core.errors.ProcessorError` with a code for a known failure: retryable=False
+for bad input (`corrupt_input`, ...), True for what another attempt could fix.
+Result objects land under `results/{tenant}/{job_id}/{processor}/{name}`.
+
+Processors register in the `chute.processors` entry-point group: the entry point's
+value is a zero-argument factory (usually the class).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from chute_core.errors import ChuteError
-from chute_core.jobs import Job
-from chute_core.keys import ObjectKeys
+from chute_worker.processors.context import FileContext, ProcessorContext
 
-if TYPE_CHECKING:
-    from types_aiobotocore_s3 import S3Client
+__all__ = [
+    "AsyncProcessor",
+    "FileContext",
+    "FileProcessor",
+    "Processor",
+    "ProcessorContext",
+    "ProcessorSpec",
+]
 
-__all__ = ["Processor", "ProcessorContext", "load_processor"]
-
-READ_CHUNK = 1024 * 1024
+MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class ProcessorContext:
-    job: Job
-    bucket: str
-    key: str
-    keys: ObjectKeys
-    s3: S3Client
-
-    async def read(self) -> AsyncIterator[bytes]:
-        """The object's bytes, streamed in chunks (bounded memory)."""
-        response = await self.s3.get_object(Bucket=self.bucket, Key=self.key)
-        body = response["Body"]
-        try:
-            async for chunk in body.iter_chunks(READ_CHUNK):
-                yield chunk
-        finally:
-            body.close()
-
-    async def write_result(self, name: str, body: bytes, content_type: str) -> str:
-        """Put a result object under results/{tenant}/{job_id}/{name}; the key is
-        deterministic, so a repeated run overwrites rather than duplicates."""
-        key = self.keys.result(self.job.tenant, self.job.job_id, name)
-        await self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
-        return key
-
-
-class Processor(Protocol):
+class ProcessorSpec:
     name: str
+    accepts: tuple[str, ...] = ("*/*",)  # content-type patterns: image/*, text/csv, */*
+    max_input_bytes: int | None = None  # larger objects fail as input_too_large
+    timeout_seconds: float = 300.0
+    cpu_bound: bool = False
+    description: str = ""
+
+
+@runtime_checkable
+class AsyncProcessor(Protocol):
+    spec: ProcessorSpec
 
     async def process(self, ctx: ProcessorContext) -> dict[str, Any]: ...
 
 
-def load_processor(reference: str) -> Processor:
-    """Instantiate the processor named `reference` (entry-point name or module:attr)."""
-    if ":" in reference:
-        module, _, attr = reference.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    else:
-        matches = entry_points(group="chute.processors", name=reference)
-        if not matches:
-            known = sorted(e.name for e in entry_points(group="chute.processors"))
-            raise ChuteError(f"unknown processor {reference!r}; installed: {', '.join(known)}")
-        factory = next(iter(matches)).load()
-    processor: Processor = factory()
-    return processor
+@runtime_checkable
+class FileProcessor(Protocol):
+    spec: ProcessorSpec
+
+    def process_file(self, ctx: FileContext) -> dict[str, Any]: ...
+
+
+Processor = AsyncProcessor | FileProcessor

@@ -1,64 +1,72 @@
-"""`inspect`: size, SHA-256 and the MIME type detected from the object's magic bytes."""
+"""`inspect`: size, SHA-256, type from magic bytes; for text, encoding and line count."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from typing import Any
 
-import puremagic
+from chute_worker.processors import ProcessorContext, ProcessorSpec
+from chute_worker.processors.content_types import SNIFF_BYTES, detect_type
 
-from chute_worker.processors import ProcessorContext
-
-__all__ = ["InspectProcessor", "detect_type"]
-
-SNIFF_BYTES = 8192
-CONTAINERS = frozenset({"application/zip", "application/x-ole-storage"})
+__all__ = ["InspectProcessor"]
 
 
-def detect_type(head: bytes) -> str:
-    """MIME type from magic bytes (puremagic's tables); plain text if it decodes as UTF-8."""
-    try:
-        matches = puremagic.magic_string(head)
-    except (puremagic.PureError, ValueError):
-        matches = []
-    typed = [m for m in matches if m.mime_type]
-    if typed:
-        best = [m for m in typed if m.confidence == typed[0].confidence]
-        if len({m.mime_type for m in best}) > 1:
-            # A signature shared by several formats (docx, xlsx, ... are all zip) proves
-            # only the container; name the container rather than guess a format.
-            for m in best:
-                if m.mime_type in CONTAINERS:
-                    return str(m.mime_type)
-        return str(best[0].mime_type)
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the sniff boundary is still text.
-        if exc.start < len(head) - 3:
-            return "application/octet-stream"
-    return "text/plain" if head else "application/x-empty"
+class _TextStats:
+    """Encoding (ascii, utf-8 or none) and line count, fed chunk by chunk."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.utf8 = True
+        self.ascii = True
+        self.lines = 0
+        self.last = b""
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        if self.utf8:
+            try:
+                self._decoder.decode(chunk, final)
+            except UnicodeDecodeError:
+                self.utf8 = False
+            self.ascii = self.ascii and chunk.isascii()
+        self.lines += chunk.count(b"\n")
+        if chunk:
+            self.last = chunk[-1:]
+
+    def summary(self, size: int) -> dict[str, Any]:
+        if not self.utf8:
+            return {}
+        lines = self.lines + (1 if size and self.last != b"\n" else 0)
+        return {"encoding": "ascii" if self.ascii else "utf-8", "line_count": lines}
 
 
 class InspectProcessor:
-    name = "inspect"
+    spec = ProcessorSpec(
+        name="inspect",
+        description="size, SHA-256 and type from magic bytes; encoding and lines of text",
+        timeout_seconds=600.0,
+    )
 
     async def process(self, ctx: ProcessorContext) -> dict[str, Any]:
         digest = hashlib.sha256()
         size = 0
         head = bytearray()
+        text = _TextStats()
         async for chunk in ctx.read():
             if len(head) < SNIFF_BYTES:
                 head += chunk[: SNIFF_BYTES - len(head)]
             digest.update(chunk)
             size += len(chunk)
-        summary = {
+            text.feed(chunk)
+        text.feed(b"", final=True)
+        detected = detect_type(bytes(head))
+        summary: dict[str, Any] = {
             "size": size,
             "sha256": digest.hexdigest(),
-            "detected_type": detect_type(bytes(head)),
+            "detected_type": detected,
         }
-        key = await ctx.write_result(
-            "inspect.json", json.dumps(summary).encode(), "application/json"
-        )
-        return {**summary, "objects": [key]}
+        if detected.startswith("text/"):
+            summary.update(text.summary(size))
+        await ctx.write_result("summary.json", json.dumps(summary).encode(), "application/json")
+        return summary
