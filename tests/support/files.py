@@ -27,14 +27,6 @@ def image(width: int, height: int, fmt: str = "PNG", *, orientation: int | None 
     return buffer.getvalue()
 
 
-def noisy_png(width: int, height: int) -> bytes:
-    """A PNG that costs real decoding time (noise does not compress)."""
-    picture = Image.effect_noise((width, height), 64).convert("RGB")
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
 def animated_gif(frames: int = 3) -> bytes:
     images = [Image.new("RGB", (64, 48), (i * 60, 0, 0)) for i in range(frames)]
     buffer = io.BytesIO()

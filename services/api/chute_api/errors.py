@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chute_core.errors import UploadRejected
 
-__all__ = ["BadUpload", "EmptyUpload", "UploadTooLarge"]
+__all__ = ["BadUpload", "EmptyUpload", "UnknownProcessor", "UploadTooLarge"]
 
 
 class BadUpload(UploadRejected):
@@ -20,3 +20,8 @@ class EmptyUpload(UploadRejected):
 class UploadTooLarge(UploadRejected):
     status = 413
     code = "upload-too-large"
+
+
+class UnknownProcessor(UploadRejected):
+    status = 400
+    code = "unknown-processor"

@@ -43,7 +43,9 @@ async def _read_head(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytearra
     return head, True
 
 
-async def ingest(*, runtime: Runtime, tenant: str, incoming: IncomingFile) -> Job:
+async def ingest(
+    *, runtime: Runtime, tenant: str, incoming: IncomingFile, processors: list[str] | None = None
+) -> Job:
     """Stream `incoming` into S3 under a new job; the job ends QUEUED, or FAILED with a
     reason and no object left behind when the upload does not complete.
 
@@ -53,7 +55,7 @@ async def ingest(*, runtime: Runtime, tenant: str, incoming: IncomingFile) -> Jo
     started = time.perf_counter()
     metrics.UPLOADS_IN_PROGRESS.inc()
     try:
-        job = await _ingest(runtime, tenant, incoming)
+        job = await _ingest(runtime, tenant, incoming, processors)
     except UploadRejected:
         raise  # counted where it becomes a problem response
     except BaseException:
@@ -68,7 +70,9 @@ async def ingest(*, runtime: Runtime, tenant: str, incoming: IncomingFile) -> Jo
     return job
 
 
-async def _ingest(runtime: Runtime, tenant: str, incoming: IncomingFile) -> Job:
+async def _ingest(
+    runtime: Runtime, tenant: str, incoming: IncomingFile, processors: list[str] | None
+) -> Job:
     chunks = aiter(incoming.chunks)
     head, whole = await _read_head(chunks, runtime.api.upload_part_bytes)
     job_id = new_job_id()
@@ -106,6 +110,7 @@ async def _ingest(runtime: Runtime, tenant: str, incoming: IncomingFile) -> Job:
         state=JobState.QUEUED if whole else JobState.RECEIVING,
     )
     job.traceparent = parent
+    job.processors = processors
     if whole:
         job.sha256 = writer.sha256
     await runtime.jobs.create(job)

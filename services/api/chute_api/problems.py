@@ -63,7 +63,8 @@ def _problem_doc(description: str) -> dict[str, Any]:
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem_doc(
-        "Malformed request (`malformed-request`, `malformed-upload`, `empty-upload`)"
+        "Malformed request (`malformed-request`, `malformed-upload`, `empty-upload`, "
+        "`unknown-processor`)"
     ),
     404: _problem_doc("No such job (`not-found`)"),
     413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),

@@ -98,6 +98,11 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: Annotated[int, Field(ge=1)] = 5 * 1024 * MiB
     upload_part_bytes: Annotated[int, Field(ge=5 * MiB, le=5 * 1024 * MiB)] = 8 * MiB
     tenant: str = "default"
+    # The processors an upload may ask for by name (?processors=a,b); the workers must
+    # have them installed. Without the parameter, workers route by content type.
+    upload_processors: CommaList = Field(
+        default_factory=lambda: ["inspect", "thumbnail", "archive", "tabular"]
+    )
 
 
 ARCHIVES = ["inspect", "archive"]

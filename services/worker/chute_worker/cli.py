@@ -87,3 +87,56 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("purging deletes every dead letter; add --yes")
         _with_dlq(lambda dlq: dlq.purge())
         typer.echo("purged")
+
+    processors_app = typer.Typer(help="The processors this worker can run.", no_args_is_help=True)
+    app.add_typer(processors_app, name="processors")
+
+    @processors_app.command("list")
+    def processors_list(
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    ) -> None:
+        """Installed processors (entry points of chute.processors) and the routing rules."""
+        import json
+
+        from chute_core.settings import WorkerSettings, load
+        from chute_worker.processors.registry import Registry
+        from chute_worker.routing import Router
+
+        settings = load(WorkerSettings)
+        registry = Registry.discover()
+        router = Router(settings.worker_routes, registry)
+        rows = [
+            {
+                "name": i.processor.spec.name,
+                "kind": "cpu (pool)" if i.processor.spec.cpu_bound else "async",
+                "accepts": list(i.processor.spec.accepts),
+                "max_input_bytes": i.processor.spec.max_input_bytes,
+                "timeout_seconds": i.processor.spec.timeout_seconds,
+                "origin": i.origin,
+                "description": i.processor.spec.description,
+            }
+            for i in registry.installed()
+        ]
+        if as_json:
+            for row in rows:
+                typer.echo(json.dumps(row))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("NAME", "KIND", "ACCEPTS", "MAX INPUT", "TIMEOUT", "FROM", box=None)
+        for row in rows:
+            limit = row["max_input_bytes"]
+            table.add_row(
+                str(row["name"]),
+                str(row["kind"]),
+                ", ".join(row["accepts"]),  # type: ignore[arg-type]
+                f"{limit / 2**20:.0f} MiB" if isinstance(limit, int) else "-",
+                f"{row['timeout_seconds']:g} s",
+                str(row["origin"]),
+            )
+        console = Console(width=160)
+        console.print(table)
+        console.print("routes (first match wins):")
+        for pattern, names in router.rules:
+            console.print(f"  {pattern:28} -> {', '.join(names)}", highlight=False)
