@@ -18,6 +18,7 @@ BENCHMARKS = [
     "worker_jobs",
     "io_concurrency",
     "e2e_latency",
+    "thumbnails",
 ]
 RESULTS = Path(__file__).with_name("results") / "latest.json"
 
