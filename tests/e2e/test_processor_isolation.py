@@ -3,6 +3,7 @@ process is replaced, the job is retried and then FAILED, and other jobs flow on.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.conftest import ServerFactory, StackFactory
 from tests.support.jobs_api import post_file, steps, wait_job
-from tests.support.processes import Server, routes
+from tests.support.processes import Server, routes, run_chute
 
 TIMEOUT_SECONDS = 1.0
 MAX_RECEIVES = 2
@@ -75,3 +76,24 @@ def test_processor_that_kills_its_pool_process_fails_its_job_after_one_retry(
     survivor = post_file(pipeline.api.url, "ok.bin", b"y")
     assert wait_job(pipeline.api.url, survivor, timeout=30)["state"] == "SUCCEEDED"
     assert pipeline.worker.proc.poll() is None  # the worker itself lives on
+
+
+def test_processors_list_shows_builtins_and_the_installed_example_plugin() -> None:
+    listed = run_chute("processors", "list", "--json", env={})
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in map(json.loads, listed.stdout.splitlines())}
+    assert {"inspect", "thumbnail", "archive", "tabular", "wordcount"} <= set(rows)
+    assert rows["wordcount"]["origin"].startswith("chute-processor-wordcount")
+    assert rows["thumbnail"]["kind"] == "cpu (pool)"
+    table = run_chute("processors", "list", env={})
+    assert "wordcount" in table.stdout
+    assert "image/*" in table.stdout  # the routes
+
+
+def test_processors_list_with_a_bad_route_is_one_readable_line() -> None:
+    listed = run_chute("processors", "list", env={"CHUTE_WORKER_ROUTES": '{"*/*": ["nope"]}'})
+    assert listed.returncode != 0
+    assert listed.stderr.strip().splitlines() == [
+        "chute: error: unknown processor 'nope'; installed: "
+        "archive, inspect, tabular, thumbnail, wordcount"
+    ]
