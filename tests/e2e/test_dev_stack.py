@@ -72,8 +72,14 @@ def test_make_run_serves_the_printed_curl_line_and_ctrl_c_leaves_no_process(
         accepted = json.loads(result.stdout)
         assert accepted["state"] in ("QUEUED", "PROCESSING", "SUCCEEDED")
         assert accepted["status_url"].startswith(f"http://127.0.0.1:{env['CHUTE_API_PORT']}/")
+        (key,) = re.findall(r"API key\s+(chute_\S+)", output)
+        headers = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(accepted["status_url"]).status_code == 401  # keys are required
+        assert httpx.get(accepted["status_url"], headers=headers).json()["tenant"] == "dev"
         wait_until(
-            lambda: httpx.get(accepted["status_url"]).json()["state"] == "SUCCEEDED",
+            lambda: (
+                httpx.get(accepted["status_url"], headers=headers).json()["state"] == "SUCCEEDED"
+            ),
             timeout=30,
             what="the curl upload processed",
         )

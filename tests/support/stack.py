@@ -27,6 +27,9 @@ class Stack:
             "CHUTE_TABLE": p.table,
             "CHUTE_VISIBILITY_TIMEOUT_SECONDS": str(p.visibility_timeout_seconds),
             "CHUTE_MAX_RECEIVE_COUNT": str(p.max_receive_count),
+            # Tests of other features call the API anonymously as tenant "default";
+            # tests/integration/test_auth.py turns authentication on.
+            "CHUTE_AUTH": "none",
         }
 
     def client(self, service: str) -> Any:

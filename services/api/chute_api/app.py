@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
+from chute_api.auth.authenticator import Authenticator
+from chute_api.cursors import CursorCodec
 from chute_api.deps import Runtime
 from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
@@ -17,10 +21,23 @@ from chute_core import __version__
 from chute_core.aws import open_clients
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
+from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
 from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, load
 
 __all__ = ["create_app"]
+
+log = get_logger(__name__)
+
+
+def _cursor_secret(api: ApiSettings) -> bytes:
+    if api.cursor_secret is not None:
+        return api.cursor_secret.get_secret_value().encode()
+    log.warning(
+        "cursor_secret_ephemeral",
+        detail="CHUTE_CURSOR_SECRET is unset: list cursors work only on this replica",
+    )
+    return os.urandom(32)
 
 
 def create_app(
@@ -39,6 +56,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             clients = await open_clients(stack, aws)
+            http = await stack.enter_async_context(httpx.AsyncClient())
             app.state.runtime = Runtime(
                 api=api,
                 pipeline=pipeline,
@@ -46,6 +64,8 @@ def create_app(
                 s3=clients.s3,
                 dynamodb=clients.dynamodb,
                 jobs=JobStore(clients.dynamodb, pipeline.table),
+                auth=Authenticator.from_settings(api, http),
+                cursors=CursorCodec(_cursor_secret(api)),
             )
             yield
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+if TYPE_CHECKING:
+    from chute_core.api_keys import KeyFile
 
 __all__ = ["register"]
 
@@ -35,3 +42,45 @@ def register(app: typer.Typer) -> None:
             proxy_headers=True,
             timeout_graceful_shutdown=10,
         )
+
+    keys_app = typer.Typer(
+        help="Manage API keys in CHUTE_API_KEYS_FILE (only hashes are stored).",
+        no_args_is_help=True,
+    )
+    app.add_typer(keys_app, name="keys")
+
+    def _keyfile() -> KeyFile:
+        from chute_core.api_keys import KeyFile
+        from chute_core.errors import SettingsError
+
+        path = os.environ.get("CHUTE_API_KEYS_FILE")
+        if not path:
+            raise SettingsError("CHUTE_API_KEYS_FILE: set it to the keys file to manage")
+        return KeyFile(Path(path))
+
+    @keys_app.command("create")
+    def keys_create(
+        tenant: Annotated[str, typer.Option("--tenant", help="The tenant the key acts as.")],
+    ) -> None:
+        """Create a random key for TENANT: printed once, only its hash is stored."""
+        from chute_core.api_keys import new_key
+
+        key = new_key()
+        digest = _keyfile().add(tenant, key)
+        typer.echo(key)
+        typer.echo(f"tenant {tenant}, hash {digest[:16]}… (the key is not shown again)", err=True)
+
+    @keys_app.command("list")
+    def keys_list() -> None:
+        """Tenants and the hash prefixes of their keys."""
+        for tenant, hashes in sorted(_keyfile().load().items()):
+            for digest in hashes:
+                typer.echo(f"{tenant:24} {digest[:16]}")
+
+    @keys_app.command("revoke")
+    def keys_revoke(
+        prefix: Annotated[str, typer.Argument(help="The key's hash, or its first 8+ characters.")],
+    ) -> None:
+        """Remove one key; running APIs stop accepting it within a second."""
+        tenant, digest = _keyfile().revoke(prefix)
+        typer.echo(f"revoked {digest[:16]} of tenant {tenant}")

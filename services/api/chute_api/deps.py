@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from chute_api.auth.authenticator import Authenticator
+from chute_api.cursors import CursorCodec
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.settings import ApiSettings, PipelineSettings
@@ -28,6 +30,8 @@ class Runtime:
     s3: S3Client
     dynamodb: DynamoDBClient
     jobs: JobStore
+    auth: Authenticator
+    cursors: CursorCodec
 
 
 def _runtime(request: Request) -> Runtime:
@@ -35,9 +39,9 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-def _tenant(runtime: Annotated[Runtime, Depends(_runtime)]) -> str:
-    # Until authentication lands every caller is the configured tenant.
-    return runtime.api.tenant
+async def _tenant(request: Request, runtime: Annotated[Runtime, Depends(_runtime)]) -> str:
+    """The caller's tenant from its API key or token; 401/403 otherwise."""
+    return await runtime.auth.tenant(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from chute_core.errors import UploadRejected
+from chute_core.errors import ChuteError, UploadRejected
 
-__all__ = ["BadUpload", "EmptyUpload", "UnknownProcessor", "UploadTooLarge"]
+__all__ = [
+    "BadUpload",
+    "EmptyUpload",
+    "Forbidden",
+    "Unauthorized",
+    "UnknownProcessor",
+    "UploadTooLarge",
+]
 
 
 class BadUpload(UploadRejected):
@@ -25,3 +32,20 @@ class UploadTooLarge(UploadRejected):
 class UnknownProcessor(UploadRejected):
     status = 400
     code = "unknown-processor"
+
+
+class Unauthorized(ChuteError):
+    """Missing or invalid credentials: 401 with a WWW-Authenticate challenge."""
+
+    def __init__(self, detail: str, *, token_error: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.token_error = token_error
+
+
+class Forbidden(ChuteError):
+    """Valid credentials that grant nothing here: 403."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chute_api.cursors import BadCursor
+from chute_api.errors import Forbidden, Unauthorized
 from chute_api.metrics import UPLOADS_REJECTED
 from chute_core.errors import JobNotFound, UploadRejected
 from chute_core.logs import get_logger
@@ -64,8 +66,10 @@ def _problem_doc(description: str) -> dict[str, Any]:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem_doc(
         "Malformed request (`malformed-request`, `malformed-upload`, `empty-upload`, "
-        "`unknown-processor`)"
+        "`unknown-processor`, `invalid-cursor`)"
     ),
+    401: _problem_doc("Missing or invalid credentials (`unauthorized`)"),
+    403: _problem_doc("Valid credentials that grant nothing here (`forbidden`)"),
     404: _problem_doc("No such job (`not-found`)"),
     413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),
     503: _problem_doc("A dependency (S3, DynamoDB) is unavailable (`dependency-unavailable`)"),
@@ -77,6 +81,26 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _upload_rejected(request: Request, exc: UploadRejected) -> JSONResponse:
         UPLOADS_REJECTED.labels(reason=exc.code).inc()
         return problem(request, exc.status, exc.code, "Upload rejected", exc.detail)
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+        challenge = 'Bearer realm="chute"' + (', error="invalid_token"' if exc.token_error else "")
+        return problem(
+            request,
+            401,
+            "unauthorized",
+            "Authentication required",
+            exc.detail,
+            headers={"WWW-Authenticate": challenge},
+        )
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        return problem(request, 403, "forbidden", "Not allowed", exc.detail)
+
+    @app.exception_handler(BadCursor)
+    async def _bad_cursor(request: Request, exc: BadCursor) -> JSONResponse:
+        return problem(request, 400, "invalid-cursor", "Invalid cursor", str(exc))
 
     @app.exception_handler(JobNotFound)
     async def _not_found(request: Request, exc: JobNotFound) -> JSONResponse:

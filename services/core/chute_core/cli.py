@@ -53,7 +53,10 @@ def dev() -> None:
 
 
 def _client() -> httpx.Client:
-    return httpx.Client(base_url=load(ClientSettings).api_url, timeout=httpx.Timeout(30.0))
+    settings = load(ClientSettings)
+    return httpx.Client(
+        base_url=settings.api_url, headers=settings.headers(), timeout=httpx.Timeout(30.0)
+    )
 
 
 @app.command()
@@ -104,8 +107,10 @@ def loadtest(
 
     from chute_core.loadtest import LoadTest
 
+    client = load(ClientSettings)
     test = LoadTest(
-        api_url=load(ClientSettings).api_url,
+        api_url=client.api_url,
+        headers=client.headers(),
         metrics_url=metrics_url or None,
         count=count,
         sizes=size or [64 * 1024],

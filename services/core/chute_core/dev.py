@@ -10,14 +10,20 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
+from chute_core.api_keys import KeyFile, new_key
 from chute_core.bootstrap import bootstrap
 from chute_core.child_processes import stop_process, wait_healthy
 from chute_core.errors import ChuteError
 from chute_core.settings import AwsSettings, DevSettings, PipelineSettings
 
 __all__ = ["run_dev"]
+
+DEV_TENANT = "dev"
+DEV_KEY_PATH = Path(".chute/dev-api-key")
+DEV_KEYS_PATH = Path(".chute/dev-keys.yaml")
 
 STOP_TIMEOUT_SECONDS = 10.0
 
@@ -49,6 +55,23 @@ def _children() -> Iterator[list[subprocess.Popen[bytes]]]:
             stop_process(proc, timeout=max(0.1, deadline - time.monotonic()))
 
 
+def _dev_key(dev: DevSettings) -> tuple[str, Path]:
+    """The development key of tenant `dev` (CHUTE_DEV_API_KEY, else the one of the last
+    run, else a new one), added to the keys file (CHUTE_API_KEYS_FILE, else
+    .chute/dev-keys.yaml) and written to .chute/dev-api-key, both git-ignored."""
+    previous = DEV_KEY_PATH.read_text().strip() if DEV_KEY_PATH.exists() else ""
+    if dev.dev_api_key:
+        key = dev.dev_api_key.get_secret_value()
+    else:
+        key = previous if previous.startswith("chute_") else new_key()
+    keys_file = dev.api_keys_file or DEV_KEYS_PATH
+    KeyFile(keys_file).add(DEV_TENANT, key)
+    DEV_KEY_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DEV_KEY_PATH.write_text(key + "\n")
+    DEV_KEY_PATH.chmod(0o600)
+    return key, keys_file
+
+
 def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> None:
     endpoint = f"http://127.0.0.1:{dev.moto_port}"
     env = dict(os.environ)
@@ -59,6 +82,9 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
     env.setdefault("AWS_ACCESS_KEY_ID", "chute-dev")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "chute-dev")
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    key, keys_file = _dev_key(dev)
+    env["CHUTE_AUTH"] = "keys"
+    env["CHUTE_API_KEYS_FILE"] = str(keys_file)
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     chute = [sys.executable, "-m", "chute_core"]
     try:
@@ -92,6 +118,7 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
             wait_healthy("worker", f"{health_url}/readyz", worker, dev.dev_ready_timeout_seconds)
             curl = (
                 f"curl -sS -X POST {shlex.quote(api_url + '/v1/uploads?filename=hello.txt')}"
+                f" -H {shlex.quote('Authorization: Bearer ' + key)}"
                 " -H 'Content-Type: text/plain' --data-binary 'hello, chute'"
             )
             _say(
@@ -99,6 +126,9 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
                 f"  AWS (moto) {endpoint}\n"
                 f"  API        {api_url}   (docs: {api_url}/docs)\n"
                 f"  worker     {health_url}/readyz\n"
+                f"  API key    {key}   (tenant {DEV_TENANT}; also in {DEV_KEY_PATH}; "
+                f"more tenants: chute keys create --tenant NAME with "
+                f"CHUTE_API_KEYS_FILE={keys_file})\n"
                 f"Try:\n  {curl}\n"
                 "Press Ctrl-C to stop."
             )

@@ -12,6 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chute_core.aws import error_code
+from chute_core.bootstrap import TENANT_INDEX
 from chute_core.errors import ChuteError, JobNotFound, TransitionConflict
 from chute_core.jobs import SOURCES, TERMINAL, Job, JobState, iso, utcnow
 
@@ -79,6 +80,43 @@ class JobStore:
         if tenant is not None and job.tenant != tenant:
             raise JobNotFound(job_id)
         return job
+
+    async def list_for_tenant(
+        self,
+        tenant: str,
+        *,
+        state: JobState | None,
+        limit: int,
+        start: Mapping[str, str] | None,
+        max_queries: int = 10,
+    ) -> tuple[list[Job], dict[str, str] | None]:
+        """Newest first from the tenant index. With a state filter a query page may hold
+        fewer matches than asked: keep querying (at most `max_queries`), then hand back
+        where to resume; None when nothing is left."""
+        jobs: list[Job] = []
+        last: dict[str, str] | None = dict(start) if start else None
+        for _ in range(max_queries):
+            params: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": TENANT_INDEX,
+                "KeyConditionExpression": "tenant = :tenant",
+                "ExpressionAttributeValues": {":tenant": {"S": tenant}},
+                "ScanIndexForward": False,
+                "Limit": limit - len(jobs),
+            }
+            if state is not None:
+                params["FilterExpression"] = "#state = :state"
+                params["ExpressionAttributeNames"] = {"#state": "state"}
+                params["ExpressionAttributeValues"][":state"] = {"S": state.value}
+            if last:
+                params["ExclusiveStartKey"] = {k: {"S": v} for k, v in last.items()}
+            response = await self._client.query(**params)
+            jobs += [_from_item(item) for item in response.get("Items", [])]
+            raw = response.get("LastEvaluatedKey")
+            last = {k: v["S"] for k, v in raw.items()} if raw else None
+            if last is None or len(jobs) >= limit:
+                break
+        return jobs, last
 
     async def annotate(self, job_id: str, values: Mapping[str, Any]) -> Job:
         """Set attributes other than `state` (measurements, results) on an existing job."""

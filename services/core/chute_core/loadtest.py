@@ -45,6 +45,7 @@ class Sample:
 @dataclass
 class LoadTest:
     api_url: str
+    headers: dict[str, str]
     metrics_url: str | None
     count: int
     sizes: list[int]
@@ -129,7 +130,9 @@ class LoadTest:
     async def run(self, *, live: bool) -> None:
         t0 = time.monotonic()
         limits = httpx.Limits(max_connections=self.concurrency + 4)
-        async with httpx.AsyncClient(base_url=self.api_url, limits=limits, timeout=60) as client:
+        async with httpx.AsyncClient(
+            base_url=self.api_url, headers=self.headers, limits=limits, timeout=60
+        ) as client:
             self.samples.append(await self._sample(client, t0))
             sender = asyncio.create_task(self._send_all(client))
             view = Live(self._view(self.samples[0], True), refresh_per_second=4)
@@ -150,7 +153,9 @@ class LoadTest:
         """Fetch every job once; a job not terminal by now is lost."""
         states: dict[str, int] = {}
         latencies: list[float] = []
-        async with httpx.AsyncClient(base_url=self.api_url, timeout=60) as client:
+        async with httpx.AsyncClient(
+            base_url=self.api_url, headers=self.headers, timeout=60
+        ) as client:
             deadline = time.monotonic() + self.timeout
             pending = list(self.job_ids)
             while pending and time.monotonic() < deadline:

@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
 
 from chute_api.deps import RuntimeDep, TenantDep
 from chute_api.problems import PROBLEM_RESPONSES
-from chute_core.jobs import Job
+from chute_core.jobs import Job, JobState
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+class JobPage(BaseModel):
+    jobs: list[Job]
+    next_cursor: str | None = None
+
+
+@router.get(
+    "",
+    response_model=JobPage,
+    response_model_exclude_none=True,
+    summary="The caller's jobs, newest first",
+    responses={400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401]},
+)
+async def list_jobs(
+    runtime: RuntimeDep,
+    tenant: TenantDep,
+    state: Annotated[JobState | None, Query(description="Only jobs in this state")] = None,
+    limit: int = Query(default=20, ge=1, le=100, description="Most jobs per page"),
+    cursor: str | None = Query(
+        default=None,
+        max_length=2000,
+        description="`next_cursor` of the previous page; a page may hold fewer than "
+        "`limit` jobs when filtering, so follow it until it is absent",
+    ),
+) -> JobPage:
+    scope = f"state={state.value if state else ''}"
+    start = runtime.cursors.decode(cursor, tenant=tenant, scope=scope) if cursor else None
+    jobs, last = await runtime.jobs.list_for_tenant(tenant, state=state, limit=limit, start=start)
+    next_cursor = runtime.cursors.encode(last, tenant=tenant, scope=scope) if last else None
+    return JobPage(jobs=jobs, next_cursor=next_cursor)
 
 
 @router.get(
@@ -18,7 +52,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
     response_model=Job,
     response_model_exclude_none=True,
     summary="One job's record",
-    responses={404: PROBLEM_RESPONSES[404]},
+    responses={401: PROBLEM_RESPONSES[401], 404: PROBLEM_RESPONSES[404]},
     name="get_job",
 )
 async def get_job(
