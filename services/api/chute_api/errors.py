@@ -6,8 +6,10 @@ from chute_core.errors import ChuteError, UploadRejected
 
 __all__ = [
     "BadUpload",
+    "DigestMismatch",
     "EmptyUpload",
     "Forbidden",
+    "MalformedDigest",
     "Unauthorized",
     "UnknownProcessor",
     "UploadTooLarge",
@@ -17,6 +19,16 @@ __all__ = [
 class BadUpload(UploadRejected):
     status = 400
     code = "malformed-upload"
+
+
+class DigestMismatch(UploadRejected):
+    status = 400
+    code = "digest-mismatch"
+
+
+class MalformedDigest(UploadRejected):
+    status = 400
+    code = "malformed-digest"
 
 
 class EmptyUpload(UploadRejected):

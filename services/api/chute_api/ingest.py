@@ -10,6 +10,7 @@ from datetime import timedelta
 from chute_api import metrics
 from chute_api.body import IncomingFile
 from chute_api.deps import Runtime
+from chute_api.filenames import sanitize_filename
 from chute_api.s3_writer import ObjectWriter
 from chute_core.errors import ChuteError, TransitionConflict, UploadRejected
 from chute_core.jobs import Job, JobState, ObjectInfo, new_job, new_job_id
@@ -44,7 +45,12 @@ async def _read_head(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytearra
 
 
 async def ingest(
-    *, runtime: Runtime, tenant: str, incoming: IncomingFile, processors: list[str] | None = None
+    *,
+    runtime: Runtime,
+    tenant: str,
+    incoming: IncomingFile,
+    processors: list[str] | None = None,
+    expected_sha256: str | None = None,
 ) -> Job:
     """Stream `incoming` into S3 under a new job; the job ends QUEUED, or FAILED with a
     reason and no object left behind when the upload does not complete.
@@ -55,7 +61,7 @@ async def ingest(
     started = time.perf_counter()
     metrics.UPLOADS_IN_PROGRESS.inc()
     try:
-        job = await _ingest(runtime, tenant, incoming, processors)
+        job = await _ingest(runtime, tenant, incoming, processors, expected_sha256)
     except UploadRejected:
         raise  # counted where it becomes a problem response
     except BaseException:
@@ -71,7 +77,11 @@ async def ingest(
 
 
 async def _ingest(
-    runtime: Runtime, tenant: str, incoming: IncomingFile, processors: list[str] | None
+    runtime: Runtime,
+    tenant: str,
+    incoming: IncomingFile,
+    processors: list[str] | None,
+    expected_sha256: str | None,
 ) -> Job:
     chunks = aiter(incoming.chunks)
     head, whole = await _read_head(chunks, runtime.api.upload_part_bytes)
@@ -90,17 +100,19 @@ async def _ingest(
         },
         part_size=runtime.api.upload_part_bytes,
         max_bytes=runtime.api.max_upload_bytes,
+        expected_sha256=expected_sha256,
     )
     obj = ObjectInfo(
         bucket=runtime.pipeline.bucket,
         key=key,
         content_type=incoming.content_type,
-        filename=incoming.filename,
+        filename=sanitize_filename(incoming.filename),
     )
     if whole:
         # Only buffered so far (one part at most): rejections cost no AWS request.
         await writer.write(head)
         writer.require_content()
+        writer.verify()
         obj.size = writer.size
     job = new_job(
         job_id=job_id,

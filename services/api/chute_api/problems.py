@@ -66,7 +66,7 @@ def _problem_doc(description: str) -> dict[str, Any]:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem_doc(
         "Malformed request (`malformed-request`, `malformed-upload`, `empty-upload`, "
-        "`unknown-processor`, `invalid-cursor`)"
+        "`unknown-processor`, `invalid-cursor`, `malformed-digest`, `digest-mismatch`)"
     ),
     401: _problem_doc("Missing or invalid credentials (`unauthorized`)"),
     403: _problem_doc("Valid credentials that grant nothing here (`forbidden`)"),

@@ -8,11 +8,12 @@ next is read, so memory stays near two parts whatever the object's size.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from chute_api.errors import EmptyUpload, UploadTooLarge
+from chute_api.errors import DigestMismatch, EmptyUpload, UploadTooLarge
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -48,6 +49,7 @@ class ObjectWriter:
         metadata: dict[str, str],
         part_size: int,
         max_bytes: int,
+        expected_sha256: str | None = None,
     ) -> None:
         self._s3 = s3
         self._bucket = bucket
@@ -56,6 +58,7 @@ class ObjectWriter:
         self._metadata = metadata
         self._part_size = part_size
         self._max_bytes = max_bytes
+        self._expected = expected_sha256
         self._buffer = bytearray()
         self._sha256 = hashlib.sha256()
         self._size = 0
@@ -82,24 +85,30 @@ class ObjectWriter:
                 Key=self._key,
                 ContentType=self._content_type,
                 Metadata=self._metadata,
+                ChecksumAlgorithm="SHA256",
             )
             self._upload_id = created["UploadId"]
         if self._in_flight is not None:
             await self._in_flight  # at most one part in flight: bounds memory
         number = len(self._parts) + 1
         self._parts.append({"PartNumber": number})
+        # The part's SHA-256 is computed in a thread while the next part is read; S3
+        # verifies it on receipt (moto stores it without checking).
         self._in_flight = asyncio.create_task(self._upload_part(number, part))
 
     async def _upload_part(self, number: int, part: bytearray) -> None:
         assert self._upload_id is not None
+        checksum = await asyncio.to_thread(_b64_sha256, part)
         response = await self._s3.upload_part(
             Bucket=self._bucket,
             Key=self._key,
             UploadId=self._upload_id,
             PartNumber=number,
             Body=cast(bytes, part),  # botocore sends any bytes-like body; the stubs say bytes
+            ChecksumSHA256=checksum,
         )
         self._parts[number - 1]["ETag"] = response["ETag"]
+        self._parts[number - 1]["ChecksumSHA256"] = checksum
 
     @property
     def size(self) -> int:
@@ -114,9 +123,17 @@ class ObjectWriter:
         if self._size == 0:
             raise EmptyUpload("the upload has no content")
 
+    def verify(self) -> None:
+        """DigestMismatch unless the bytes so far hash to the digest the client sent."""
+        if self._expected is not None and self._expected != self.sha256:
+            raise DigestMismatch(
+                f"the body's SHA-256 is {self.sha256}, the request said {self._expected}"
+            )
+
     async def finish(self) -> StoredObject:
         """Write what is left and make the object visible; EmptyUpload for no bytes at all."""
         self.require_content()
+        self.verify()  # before the object becomes visible: a mismatch leaves nothing
         if self._upload_id is None:
             put = await self._s3.put_object(
                 Bucket=self._bucket,
@@ -124,6 +141,7 @@ class ObjectWriter:
                 Body=bytes(self._buffer),
                 ContentType=self._content_type,
                 Metadata=self._metadata,
+                ChecksumSHA256=base64.b64encode(self._sha256.digest()).decode(),
             )
             etag = put["ETag"]
         else:
@@ -154,3 +172,7 @@ class ObjectWriter:
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
             )
             self._upload_id = None
+
+
+def _b64_sha256(data: bytes | bytearray) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from chute_api.body import form_file, raw_file
 from chute_api.deps import RuntimeDep, TenantDep
+from chute_api.digests import expected_sha256
 from chute_api.errors import EmptyUpload, UnknownProcessor, UploadTooLarge
 from chute_api.ingest import ingest
 from chute_api.problems import PROBLEM_RESPONSES
@@ -89,6 +90,7 @@ async def create_upload(
     ),
 ) -> UploadAccepted:
     chosen = _chosen_processors(processors, runtime.api.upload_processors)
+    digest = expected_sha256(request.headers)
     length = _declared_length(request)
     if length is not None and length > runtime.api.max_upload_bytes:
         raise UploadTooLarge(
@@ -101,7 +103,13 @@ async def create_upload(
         if length == 0:
             raise EmptyUpload("the upload has no content")
         incoming = raw_file(request, filename)
-    job = await ingest(runtime=runtime, tenant=tenant, incoming=incoming, processors=chosen)
+    job = await ingest(
+        runtime=runtime,
+        tenant=tenant,
+        incoming=incoming,
+        processors=chosen,
+        expected_sha256=digest,
+    )
     status_url = str(request.url_for("get_job", job_id=job.job_id))
     response.headers["Location"] = status_url
     return UploadAccepted(job_id=job.job_id, state=job.state, status_url=status_url)
