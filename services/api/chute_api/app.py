@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from chute_api.auth.authenticator import Authenticator
 from chute_api.cursors import CursorCodec
 from chute_api.deps import Runtime
+from chute_api.idempotency import IdempotencyStore
 from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
 from chute_api.request_id import RequestIdMiddleware
@@ -66,6 +67,7 @@ def create_app(
                 jobs=JobStore(clients.dynamodb, pipeline.table),
                 auth=Authenticator.from_settings(api, http),
                 cursors=CursorCodec(_cursor_secret(api)),
+                idempotency=IdempotencyStore(clients.dynamodb, pipeline.table),
             )
             yield
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from chute_api.auth.authenticator import Authenticator
 from chute_api.cursors import CursorCodec
+from chute_api.idempotency import IdempotencyStore
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.settings import ApiSettings, PipelineSettings
@@ -32,6 +33,7 @@ class Runtime:
     jobs: JobStore
     auth: Authenticator
     cursors: CursorCodec
+    idempotency: IdempotencyStore
 
 
 def _runtime(request: Request) -> Runtime:

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chute_api.cursors import BadCursor
 from chute_api.errors import Forbidden, Unauthorized
+from chute_api.idempotency import IdempotencyConflict
 from chute_api.metrics import UPLOADS_REJECTED
 from chute_core.errors import JobNotFound, UploadRejected
 from chute_core.logs import get_logger
@@ -71,6 +72,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _problem_doc("Missing or invalid credentials (`unauthorized`)"),
     403: _problem_doc("Valid credentials that grant nothing here (`forbidden`)"),
     404: _problem_doc("No such job (`not-found`)"),
+    409: _problem_doc(
+        "Idempotency-Key used for a different request, or still in progress "
+        "(`idempotency-conflict`)"
+    ),
     413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),
     503: _problem_doc("A dependency (S3, DynamoDB) is unavailable (`dependency-unavailable`)"),
 }
@@ -97,6 +102,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return problem(request, 403, "forbidden", "Not allowed", exc.detail)
+
+    @app.exception_handler(IdempotencyConflict)
+    async def _idempotency(request: Request, exc: IdempotencyConflict) -> JSONResponse:
+        return problem(
+            request,
+            409,
+            "idempotency-conflict",
+            "Idempotency-Key conflict",
+            exc.detail,
+            headers={"Retry-After": "1"} if exc.in_progress else None,
+        )
 
     @app.exception_handler(BadCursor)
     async def _bad_cursor(request: Request, exc: BadCursor) -> JSONResponse:

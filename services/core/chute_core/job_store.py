@@ -15,6 +15,7 @@ from chute_core.aws import error_code
 from chute_core.bootstrap import TENANT_INDEX
 from chute_core.errors import ChuteError, JobNotFound, TransitionConflict
 from chute_core.jobs import SOURCES, TERMINAL, Job, JobState, iso, utcnow
+from chute_core.keys import valid_job_id
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -70,6 +71,8 @@ class JobStore:
 
     async def get(self, job_id: str, *, tenant: str | None = None) -> Job:
         """The job, or JobNotFound; with `tenant`, another tenant's job is not found either."""
+        if not valid_job_id(job_id):
+            raise JobNotFound(job_id)
         response = await self._client.get_item(
             TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True
         )

@@ -8,10 +8,15 @@ from dataclasses import dataclass
 from chute_core.errors import PoisonMessage
 from chute_core.settings import PipelineSettings
 
-__all__ = ["ObjectKeys", "valid_tenant"]
+__all__ = ["ObjectKeys", "valid_job_id", "valid_tenant"]
 
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def valid_job_id(job_id: str) -> bool:
+    """Job ids are UUIDs; the table also holds other records under other key shapes."""
+    return bool(_JOB_ID.match(job_id))
 
 
 def valid_tenant(tenant: str) -> bool:

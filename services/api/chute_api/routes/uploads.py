@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+import asyncio
+import hashlib
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from chute_api.body import form_file, raw_file
+from chute_api.body import IncomingFile, form_file, raw_file
 from chute_api.deps import RuntimeDep, TenantDep
 from chute_api.digests import expected_sha256
 from chute_api.errors import EmptyUpload, UnknownProcessor, UploadTooLarge
+from chute_api.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyConflict,
+    Replay,
+    fingerprint,
+)
 from chute_api.ingest import ingest
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_core.jobs import JobState
@@ -68,6 +78,7 @@ def _declared_length(request: Request) -> int | None:
     summary="Upload a file (multipart/form-data field `file`, or the raw body)",
     responses={
         400: PROBLEM_RESPONSES[400],
+        409: PROBLEM_RESPONSES[409],
         413: PROBLEM_RESPONSES[413],
         503: PROBLEM_RESPONSES[503],
     },
@@ -81,6 +92,15 @@ async def create_upload(
     filename: str | None = Query(
         default=None, max_length=255, description="Original file name (raw bodies only)"
     ),
+    idempotency_key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe key (24 h): the same key and request answer the first "
+        "job again; the same key with a different request is 409",
+    ),
     processors: str | None = Query(
         default=None,
         max_length=500,
@@ -88,7 +108,7 @@ async def create_upload(
         "the detected content type (e.g. `inspect,thumbnail`). Unknown names are a 400.",
         examples=["inspect,thumbnail"],
     ),
-) -> UploadAccepted:
+) -> UploadAccepted | Response:
     chosen = _chosen_processors(processors, runtime.api.upload_processors)
     digest = expected_sha256(request.headers)
     length = _declared_length(request)
@@ -96,20 +116,63 @@ async def create_upload(
         raise UploadTooLarge(
             f"declared length {length} exceeds the limit of {runtime.api.max_upload_bytes} bytes"
         )
-    content_type = request.headers.get("content-type", "")
-    if content_type.lower().startswith("multipart/form-data"):
-        incoming = await form_file(request)
-    else:
-        if length == 0:
-            raise EmptyUpload("the upload has no content")
-        incoming = raw_file(request, filename)
-    job = await ingest(
-        runtime=runtime,
-        tenant=tenant,
-        incoming=incoming,
-        processors=chosen,
-        expected_sha256=digest,
-    )
+    reservation = None
+    if idempotency_key is not None:
+        outcome = await runtime.idempotency.begin(
+            tenant,
+            idempotency_key,
+            fingerprint("POST", request.url.path, request.query_params, request.headers),
+        )
+        if isinstance(outcome, Replay):
+            return await _replay(request, outcome, length, filename)
+        reservation = outcome
+    try:
+        incoming = await _incoming(request, length, filename)
+        job = await ingest(
+            runtime=runtime,
+            tenant=tenant,
+            incoming=incoming,
+            processors=chosen,
+            expected_sha256=digest,
+        )
+    except BaseException:
+        if reservation is not None:  # nothing to replay: the key may be used again
+            await asyncio.shield(runtime.idempotency.release(reservation))
+        raise
     status_url = str(request.url_for("get_job", job_id=job.job_id))
     response.headers["Location"] = status_url
-    return UploadAccepted(job_id=job.job_id, state=job.state, status_url=status_url)
+    accepted = UploadAccepted(job_id=job.job_id, state=job.state, status_url=status_url)
+    if reservation is not None:
+        await runtime.idempotency.finish(
+            reservation,
+            status=202,
+            body=accepted.model_dump(mode="json"),
+            headers={"Location": status_url},
+            body_sha256=job.sha256,
+        )
+    return accepted
+
+
+async def _incoming(request: Request, length: int | None, filename: str | None) -> IncomingFile:
+    content_type = request.headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        return await form_file(request)
+    if length == 0:
+        raise EmptyUpload("the upload has no content")
+    return raw_file(request, filename)
+
+
+async def _replay(
+    request: Request, replay: Replay, length: int | None, filename: str | None
+) -> Response:
+    """The first answer again, once this body proves to be the same file."""
+    digest = hashlib.sha256()
+    async for chunk in (await _incoming(request, length, filename)).chunks:
+        digest.update(chunk)
+    if replay.body_sha256 is not None and digest.hexdigest() != replay.body_sha256:
+        raise IdempotencyConflict("this Idempotency-Key was used for a different file")
+    return JSONResponse(
+        replay.body,
+        status_code=replay.status,
+        headers={**replay.headers, "Idempotent-Replayed": "true"},
+    )
