@@ -101,6 +101,8 @@ def chute_env(aws: AwsSettings, p: PipelineSettings) -> dict[str, str]:
         "CHUTE_TABLE": p.table,
         "PYTHONPATH": str(REPO),
         "CHUTE_AUTH": "none",  # benchmarks measure the pipeline, not key lookups
+        "CHUTE_RATE_UPLOADS_PER_SECOND": "0",  # nor a budget they would exceed on purpose
+        "CHUTE_RATE_READS_PER_SECOND": "0",
     }
 
 

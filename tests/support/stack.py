@@ -30,6 +30,9 @@ class Stack:
             # Tests of other features call the API anonymously as tenant "default";
             # tests/integration/test_auth.py turns authentication on.
             "CHUTE_AUTH": "none",
+            # Likewise unlimited; tests/integration/test_rate_limits.py sets budgets.
+            "CHUTE_RATE_UPLOADS_PER_SECOND": "0",
+            "CHUTE_RATE_READS_PER_SECOND": "0",
         }
 
     def client(self, service: str) -> Any:

@@ -15,6 +15,7 @@ from chute_api.deps import Runtime
 from chute_api.idempotency import IdempotencyStore
 from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
+from chute_api.rate_limit import RateLimiter
 from chute_api.request_id import RequestIdMiddleware
 from chute_api.routes import health, jobs, uploads
 from chute_api.trace_context import TraceContextMiddleware
@@ -68,6 +69,18 @@ def create_app(
                 auth=Authenticator.from_settings(api, http),
                 cursors=CursorCodec(_cursor_secret(api)),
                 idempotency=IdempotencyStore(clients.dynamodb, pipeline.table),
+                upload_limit=RateLimiter(
+                    "uploads",
+                    per_second=api.rate_uploads_per_second,
+                    burst=api.rate_uploads_burst,
+                    replicas=api.api_replicas,
+                ),
+                read_limit=RateLimiter(
+                    "reads",
+                    per_second=api.rate_reads_per_second,
+                    burst=api.rate_reads_burst,
+                    replicas=api.api_replicas,
+                ),
             )
             yield
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from chute_api.auth.authenticator import Authenticator
 from chute_api.cursors import CursorCodec
 from chute_api.idempotency import IdempotencyStore
+from chute_api.rate_limit import RateLimiter
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.settings import ApiSettings, PipelineSettings
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["Runtime", "RuntimeDep", "TenantDep"]
+__all__ = ["ReadTenantDep", "Runtime", "RuntimeDep", "TenantDep", "UploadTenantDep"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Runtime:
     auth: Authenticator
     cursors: CursorCodec
     idempotency: IdempotencyStore
+    upload_limit: RateLimiter
+    read_limit: RateLimiter
 
 
 def _runtime(request: Request) -> Runtime:
@@ -46,5 +50,22 @@ async def _tenant(request: Request, runtime: Annotated[Runtime, Depends(_runtime
     return await runtime.auth.tenant(request)
 
 
+def _limited(pick: Callable[[Runtime], RateLimiter]) -> Callable[..., Awaitable[str]]:
+    async def tenant_within_budget(
+        response: Response,
+        runtime: Annotated[Runtime, Depends(_runtime)],
+        tenant: Annotated[str, Depends(_tenant)],
+    ) -> str:
+        limiter = pick(runtime)
+        if limiter.enabled:
+            response.headers.update(limiter.take(tenant).headers())
+        return tenant
+
+    return tenant_within_budget
+
+
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 TenantDep = Annotated[str, Depends(_tenant)]
+# The caller's tenant, after spending one token of its upload or read budget (429 if none).
+UploadTenantDep = Annotated[str, Depends(_limited(lambda r: r.upload_limit))]
+ReadTenantDep = Annotated[str, Depends(_limited(lambda r: r.read_limit))]

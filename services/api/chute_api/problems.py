@@ -16,6 +16,7 @@ from chute_api.cursors import BadCursor
 from chute_api.errors import Forbidden, Unauthorized
 from chute_api.idempotency import IdempotencyConflict
 from chute_api.metrics import UPLOADS_REJECTED
+from chute_api.rate_limit import RateLimited
 from chute_core.errors import JobNotFound, UploadRejected
 from chute_core.logs import get_logger
 
@@ -77,6 +78,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "(`idempotency-conflict`)"
     ),
     413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),
+    429: _problem_doc("The tenant's request budget is spent (`rate-limited`, Retry-After)"),
     503: _problem_doc("A dependency (S3, DynamoDB) is unavailable (`dependency-unavailable`)"),
 }
 
@@ -102,6 +104,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return problem(request, 403, "forbidden", "Not allowed", exc.detail)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return problem(
+            request,
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"the {exc.quota.name} budget of this tenant is spent; retry after "
+            f"{exc.quota.retry_after} s",
+            headers=exc.quota.headers(),
+        )
 
     @app.exception_handler(IdempotencyConflict)
     async def _idempotency(request: Request, exc: IdempotencyConflict) -> JSONResponse:

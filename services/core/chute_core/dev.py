@@ -84,6 +84,9 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
     key, keys_file = _dev_key(dev)
     env["CHUTE_AUTH"] = "keys"
+    # A local stack serves one developer and `chute loadtest`: no budgets unless asked.
+    env.setdefault("CHUTE_RATE_UPLOADS_PER_SECOND", "0")
+    env.setdefault("CHUTE_RATE_READS_PER_SECOND", "0")
     env["CHUTE_API_KEYS_FILE"] = str(keys_file)
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     chute = [sys.executable, "-m", "chute_core"]

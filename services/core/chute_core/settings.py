@@ -114,6 +114,13 @@ class ApiSettings(BaseSettings):
     jwt_algorithms: CommaList = Field(default_factory=lambda: ["RS256", "ES256"])
     jwt_tenant_claim: str = "tenant"
     jwt_leeway_seconds: Annotated[float, Field(ge=0, le=300)] = 30.0
+    # Each tenant's budget for the whole API (0: unlimited); each of CHUTE_API_REPLICAS
+    # replicas enforces its share.
+    rate_uploads_per_second: Annotated[float, Field(ge=0)] = 50.0
+    rate_uploads_burst: Annotated[int, Field(ge=1)] = 100
+    rate_reads_per_second: Annotated[float, Field(ge=0)] = 100.0
+    rate_reads_burst: Annotated[int, Field(ge=1)] = 200
+    api_replicas: Annotated[int, Field(ge=1, le=1000)] = 1
     # Signs list cursors; every replica must share it (unset: random per process).
     cursor_secret: SecretStr | None = None
     # The processors an upload may ask for by name (?processors=a,b); the workers must

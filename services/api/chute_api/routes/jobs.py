@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from chute_api.deps import RuntimeDep, TenantDep
+from chute_api.deps import ReadTenantDep, RuntimeDep
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_core.jobs import Job, JobState
 
@@ -26,11 +26,11 @@ class JobPage(BaseModel):
     response_model=JobPage,
     response_model_exclude_none=True,
     summary="The caller's jobs, newest first",
-    responses={400: PROBLEM_RESPONSES[400], 401: PROBLEM_RESPONSES[401]},
+    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 429, 503)},
 )
 async def list_jobs(
     runtime: RuntimeDep,
-    tenant: TenantDep,
+    tenant: ReadTenantDep,
     state: Annotated[JobState | None, Query(description="Only jobs in this state")] = None,
     limit: int = Query(default=20, ge=1, le=100, description="Most jobs per page"),
     cursor: str | None = Query(
@@ -52,12 +52,12 @@ async def list_jobs(
     response_model=Job,
     response_model_exclude_none=True,
     summary="One job's record",
-    responses={401: PROBLEM_RESPONSES[401], 404: PROBLEM_RESPONSES[404]},
+    responses={k: PROBLEM_RESPONSES[k] for k in (401, 404, 429, 503)},
     name="get_job",
 )
 async def get_job(
     runtime: RuntimeDep,
-    tenant: TenantDep,
+    tenant: ReadTenantDep,
     job_id: str = Path(max_length=64),
 ) -> Job:
     return await runtime.jobs.get(job_id, tenant=tenant)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from chute_api.body import IncomingFile, form_file, raw_file
-from chute_api.deps import RuntimeDep, TenantDep
+from chute_api.deps import RuntimeDep, UploadTenantDep
 from chute_api.digests import expected_sha256
 from chute_api.errors import EmptyUpload, UnknownProcessor, UploadTooLarge
 from chute_api.idempotency import (
@@ -78,8 +78,11 @@ def _declared_length(request: Request) -> int | None:
     summary="Upload a file (multipart/form-data field `file`, or the raw body)",
     responses={
         400: PROBLEM_RESPONSES[400],
+        401: PROBLEM_RESPONSES[401],
+        403: PROBLEM_RESPONSES[403],
         409: PROBLEM_RESPONSES[409],
         413: PROBLEM_RESPONSES[413],
+        429: PROBLEM_RESPONSES[429],
         503: PROBLEM_RESPONSES[503],
     },
     openapi_extra=_BODY_DOC,
@@ -88,7 +91,7 @@ async def create_upload(
     request: Request,
     response: Response,
     runtime: RuntimeDep,
-    tenant: TenantDep,
+    tenant: UploadTenantDep,
     filename: str | None = Query(
         default=None, max_length=255, description="Original file name (raw bodies only)"
     ),
