@@ -22,6 +22,7 @@ from tests.support.stack import Stack
 
 @dataclass
 class Secured:
+    stack: Stack
     api: Server
     issuer: Issuer
     keys: KeyFile
@@ -47,7 +48,7 @@ def secured(
             CHUTE_JWT_AUDIENCE=AUDIENCE,
             CHUTE_JWT_JWKS_URL=f"{issuer.url}/jwks.json",
         )
-        yield Secured(api, issuer, keys, key_a, key_b)
+        yield Secured(module_stack, api, issuer, keys, key_a, key_b)
 
 
 def _bearer(credential: str) -> dict[str, str]:
@@ -297,3 +298,21 @@ def test_forged_or_foreign_cursors_are_400(secured: Secured) -> None:
         r = httpx.get(f"{secured.api.url}/v1/jobs", params=params, headers=headers)
         assert r.status_code == 400, (what, r.text)
         assert r.json()["type"] == "urn:chute:problem:invalid-cursor", what
+
+
+def test_another_tenant_cannot_read_download_cancel_or_list_a_job(secured: Secured) -> None:
+    owner, intruder = _bearer(secured.key_a), _bearer(secured.key_b)
+    accepted = _upload(secured, owner).json()
+    job_id, url = accepted["job_id"], accepted["status_url"]
+    before = httpx.get(url, headers=owner).json()
+    for method, path in (("GET", url), ("GET", f"{url}/result"), ("DELETE", url)):
+        r = httpx.request(method, path, headers=intruder)
+        assert r.status_code == 404, (method, path, r.text)
+        assert r.json()["type"] == "urn:chute:problem:not-found"
+    listed = httpx.get(f"{secured.api.url}/v1/jobs", params={"limit": "100"}, headers=intruder)
+    assert job_id not in [j["job_id"] for j in listed.json()["jobs"]]
+    assert httpx.get(url, headers=owner).json() == before  # nothing changed
+    assert secured.stack.keys(f"incoming/tenant-a/{job_id}") == [f"incoming/tenant-a/{job_id}"]
+    # The intruder's own upload lands under its own tenant, whatever it sends.
+    theirs = _upload(secured, intruder).json()["job_id"]
+    assert secured.stack.keys(f"incoming/tenant-b/{theirs}") == [f"incoming/tenant-b/{theirs}"]

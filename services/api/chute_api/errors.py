@@ -9,6 +9,7 @@ __all__ = [
     "DigestMismatch",
     "EmptyUpload",
     "Forbidden",
+    "JobStateConflict",
     "MalformedDigest",
     "Unauthorized",
     "UnknownProcessor",
@@ -60,4 +61,13 @@ class Forbidden(ChuteError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
+        self.detail = detail
+
+
+class JobStateConflict(ChuteError):
+    """The job's state does not allow the request (409); `code` names why."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
         self.detail = detail

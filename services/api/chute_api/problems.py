@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chute_api.cursors import BadCursor
-from chute_api.errors import Forbidden, Unauthorized
+from chute_api.errors import Forbidden, JobStateConflict, Unauthorized
 from chute_api.idempotency import IdempotencyConflict
 from chute_api.metrics import UPLOADS_REJECTED
 from chute_api.rate_limit import RateLimited
@@ -75,7 +75,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_doc("No such job (`not-found`)"),
     409: _problem_doc(
         "Idempotency-Key used for a different request, or still in progress "
-        "(`idempotency-conflict`)"
+        "(`idempotency-conflict`); the job's state does not allow this "
+        "(`job-not-succeeded`, `job-not-cancellable`)"
     ),
     413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),
     429: _problem_doc("The tenant's request budget is spent (`rate-limited`, Retry-After)"),
@@ -104,6 +105,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return problem(request, 403, "forbidden", "Not allowed", exc.detail)
+
+    @app.exception_handler(JobStateConflict)
+    async def _state_conflict(request: Request, exc: JobStateConflict) -> JSONResponse:
+        return problem(request, 409, exc.code, "Not in this state", exc.detail)
 
     @app.exception_handler(RateLimited)
     async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:

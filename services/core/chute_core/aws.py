@@ -68,7 +68,9 @@ async def open_clients(stack: AsyncExitStack, aws: AwsSettings) -> AsyncClients:
     session = aioboto3.Session()
     config = botocore_config(aws)
     kwargs = {"region_name": aws.region, "config": config, **_endpoint(aws)}
-    s3 = await stack.enter_async_context(session.client("s3", **kwargs))
+    # SigV4 for S3 too: presigned URLs are then accepted in every region (SigV2 is not).
+    s3_kwargs = {**kwargs, "config": config.merge(Config(signature_version="s3v4"))}
+    s3 = await stack.enter_async_context(session.client("s3", **s3_kwargs))
     sqs = await stack.enter_async_context(session.client("sqs", **kwargs))
     dynamodb = await stack.enter_async_context(session.client("dynamodb", **kwargs))
     for client in (s3, sqs, dynamodb):
