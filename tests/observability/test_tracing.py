@@ -36,7 +36,11 @@ async def services(stack: Stack) -> AsyncIterator[str]:
     port = free_port()
     api = HealthServer(  # uvicorn without signal capture, in this event loop
         uvicorn.Config(
-            create_app(api=ApiSettings(api_port=port), aws=stack.aws, pipeline=stack.pipeline),
+            create_app(
+                api=ApiSettings(api_port=port, auth=["none"]),
+                aws=stack.aws,
+                pipeline=stack.pipeline,
+            ),
             host="127.0.0.1",
             port=port,
             log_config=None,

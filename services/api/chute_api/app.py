@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from chute_api.auth.authenticator import Authenticator
 from chute_api.cursors import CursorCodec
@@ -30,6 +32,22 @@ from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, load
 __all__ = ["create_app"]
 
 log = get_logger(__name__)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document without its 422 responses: validation errors here are 400
+    problem documents, which every route declares."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _cursor_secret(api: ApiSettings) -> bytes:
@@ -94,6 +112,7 @@ def create_app(
         telemetry={"tracing": True, "metrics": False},
     )
     install_problem_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     # Outermost first: the request id must be bound before anything logs.
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(TraceContextMiddleware)

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from chute_api.auth.authenticator import Authenticator
 from chute_api.cursors import CursorCodec
@@ -45,7 +46,18 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def _tenant(request: Request, runtime: Annotated[Runtime, Depends(_runtime)]) -> str:
+# Declared for the OpenAPI document (security schemes); the Authenticator reads the
+# headers itself so that it alone decides between keys and tokens.
+_BEARER = HTTPBearer(auto_error=False, description="An API key or an OIDC access token (JWT)")
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+
+
+async def _tenant(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(_runtime)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+    _key: Annotated[str | None, Security(_API_KEY)],
+) -> str:
     """The caller's tenant from its API key or token; 401/403 otherwise."""
     return await runtime.auth.tenant(request)
 

@@ -28,7 +28,7 @@ class JobPage(BaseModel):
     response_model=JobPage,
     response_model_exclude_none=True,
     summary="The caller's jobs, newest first",
-    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 429, 503)},
+    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 429, 503)},
 )
 async def list_jobs(
     runtime: RuntimeDep,
@@ -54,7 +54,7 @@ async def list_jobs(
     response_model=Job,
     response_model_exclude_none=True,
     summary="One job's record",
-    responses={k: PROBLEM_RESPONSES[k] for k in (401, 404, 429, 503)},
+    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 404, 429, 503)},
     name="get_job",
 )
 async def get_job(
@@ -81,7 +81,7 @@ class JobResult(BaseModel):
     "/{job_id}/result",
     response_model=JobResult,
     summary="Short-lived download URLs of a SUCCEEDED job's result objects",
-    responses={k: PROBLEM_RESPONSES[k] for k in (401, 404, 409, 429, 503)},
+    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 404, 409, 429, 503)},
 )
 async def get_result(
     runtime: RuntimeDep,
@@ -115,7 +115,7 @@ async def get_result(
     response_model=Job,
     response_model_exclude_none=True,
     summary="Cancel a job that is not processing yet, and delete its objects",
-    responses={k: PROBLEM_RESPONSES[k] for k in (401, 404, 409, 429, 503)},
+    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 404, 409, 429, 503)},
 )
 async def cancel_job(
     runtime: RuntimeDep,
