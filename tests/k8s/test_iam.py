@@ -30,6 +30,9 @@ ACTIONS = {
     ("s3", "AbortMultipartUpload"): "s3:AbortMultipartUpload",
     ("s3", "HeadBucket"): "s3:ListBucket",
     ("s3", "GetObject"): "s3:GetObject",
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "DeleteObject"): "s3:DeleteObject",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("sqs", "GetQueueUrl"): "sqs:GetQueueUrl",
     ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
     ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
@@ -41,6 +44,8 @@ ACTIONS = {
     ("dynamodb", "GetItem"): "dynamodb:GetItem",
     ("dynamodb", "PutItem"): "dynamodb:PutItem",
     ("dynamodb", "UpdateItem"): "dynamodb:UpdateItem",
+    ("dynamodb", "DeleteItem"): "dynamodb:DeleteItem",
+    ("dynamodb", "Query"): "dynamodb:Query",
 }
 SAMPLE = re.compile(r'^chute_aws_requests_total\{operation="(\w+)",service="([\w-]+)"\} (\S+)$')
 
@@ -87,6 +92,13 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     api = servers(
         "api", stack, CHUTE_MAX_UPLOAD_BYTES=str(12 * MiB), CHUTE_UPLOAD_PART_BYTES=str(5 * MiB)
     )
+    # Before any worker runs: cancel a queued job, retry with an Idempotency-Key (and
+    # free one after a failed request), list jobs.
+    cancelled = upload(api.url, "cancel.bin")
+    assert httpx.delete(f"{api.url}/v1/jobs/{cancelled}").status_code == 200
+    for body, key in ((b"once", "k1"), (b"once", "k1"), (b"", "k2")):
+        httpx.post(f"{api.url}/v1/uploads", content=body, headers={"Idempotency-Key": key})
+    assert httpx.get(f"{api.url}/v1/jobs").status_code == 200
     worker = servers(
         "worker", stack, **recording_env(tmp_path / "runs.jsonl", CHUTE_TEST_SLEEP_SECONDS="2")
     )
@@ -102,11 +114,15 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     stack.client("sqs").send_message(QueueUrl=stack.queue_url(), MessageBody="poison")
     wait_terminal(stack, jobs, timeout=60)
     wait_until(lambda: dlq_depth(stack) == 1, timeout=30, what="poison dead-lettered")
+    # A presigned result URL is signed by the API and used by the client: the download
+    # is the API's s3:GetObject on results/.
+    (result,) = httpx.get(f"{api.url}/v1/jobs/{jobs[0]}/result").json()["objects"]
+    assert httpx.get(result["url"]).status_code == 200
     for name, server in (("api", api), ("worker", worker)):
         ops = recorded(server.url)
         unmapped = ops - ACTIONS.keys()
         assert not unmapped, f"{name} calls operations with no known IAM action: {unmapped}"
-        needed = {ACTIONS[op] for op in ops}
+        needed = {ACTIONS[op] for op in ops} | ({"s3:GetObject"} if name == "api" else set())
         assert needed == allowed(name), (
             f"{name}: missing {needed - allowed(name)}, unused {allowed(name) - needed}"
         )

@@ -105,4 +105,18 @@ envFrom:
   - secretRef:
       name: {{ . }}
 {{- end }}
+{{- if or .Values.api.auth.keysSecret .Values.webhooks.existingSecret }}
+env:
+  {{- with .Values.api.auth.keysSecret }}
+  # Signs list cursors; every API replica must share it (optional key of the Secret).
+  - name: CHUTE_CURSOR_SECRET
+    valueFrom:
+      secretKeyRef: {name: {{ . }}, key: cursor-secret, optional: true}
+  {{- end }}
+  {{- with .Values.webhooks.existingSecret }}
+  - name: CHUTE_WEBHOOK_SECRET
+    valueFrom:
+      secretKeyRef: {name: {{ . }}, key: webhook-secret}
+  {{- end }}
+{{- end }}
 {{- end }}

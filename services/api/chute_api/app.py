@@ -27,7 +27,7 @@ from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
-from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, load
+from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, WebhookSettings, load
 
 __all__ = ["create_app"]
 
@@ -71,6 +71,7 @@ def create_app(
     api = api or load(ApiSettings)
     aws = aws or load(AwsSettings)
     pipeline = pipeline or load(PipelineSettings)
+    webhooks = load(WebhookSettings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +88,7 @@ def create_app(
                 auth=Authenticator.from_settings(api, http),
                 cursors=CursorCodec(_cursor_secret(api)),
                 idempotency=IdempotencyStore(clients.dynamodb, pipeline.table),
+                webhooks=webhooks,
                 upload_limit=RateLimiter(
                     "uploads",
                     per_second=api.rate_uploads_per_second,

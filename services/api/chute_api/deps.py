@@ -15,7 +15,7 @@ from chute_api.idempotency import IdempotencyStore
 from chute_api.rate_limit import RateLimiter
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
-from chute_core.settings import ApiSettings, PipelineSettings
+from chute_core.settings import ApiSettings, PipelineSettings, WebhookSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -37,6 +37,7 @@ class Runtime:
     auth: Authenticator
     cursors: CursorCodec
     idempotency: IdempotencyStore
+    webhooks: WebhookSettings
     upload_limit: RateLimiter
     read_limit: RateLimiter
 

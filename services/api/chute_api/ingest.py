@@ -51,6 +51,7 @@ async def ingest(
     incoming: IncomingFile,
     processors: list[str] | None = None,
     expected_sha256: str | None = None,
+    callback_url: str | None = None,
 ) -> Job:
     """Stream `incoming` into S3 under a new job; the job ends QUEUED, or FAILED with a
     reason and no object left behind when the upload does not complete.
@@ -61,7 +62,7 @@ async def ingest(
     started = time.perf_counter()
     metrics.UPLOADS_IN_PROGRESS.inc()
     try:
-        job = await _ingest(runtime, tenant, incoming, processors, expected_sha256)
+        job = await _ingest(runtime, tenant, incoming, processors, expected_sha256, callback_url)
     except UploadRejected:
         raise  # counted where it becomes a problem response
     except BaseException:
@@ -82,6 +83,7 @@ async def _ingest(
     incoming: IncomingFile,
     processors: list[str] | None,
     expected_sha256: str | None,
+    callback_url: str | None,
 ) -> Job:
     chunks = aiter(incoming.chunks)
     head, whole = await _read_head(chunks, runtime.api.upload_part_bytes)
@@ -123,6 +125,7 @@ async def _ingest(
     )
     job.traceparent = parent
     job.processors = processors
+    job.callback_url = callback_url
     if whole:
         job.sha256 = writer.sha256
     await runtime.jobs.create(job)

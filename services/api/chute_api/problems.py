@@ -19,6 +19,7 @@ from chute_api.metrics import UPLOADS_REJECTED
 from chute_api.rate_limit import RateLimited
 from chute_core.errors import JobNotFound, UploadRejected
 from chute_core.logs import get_logger
+from chute_core.webhooks import UnsafeCallback
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "problem"]
 
@@ -68,7 +69,8 @@ def _problem_doc(description: str) -> dict[str, Any]:
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem_doc(
         "Malformed request (`malformed-request`, `malformed-upload`, `empty-upload`, "
-        "`unknown-processor`, `invalid-cursor`, `malformed-digest`, `digest-mismatch`)"
+        "`unknown-processor`, `invalid-cursor`, `malformed-digest`, `digest-mismatch`, "
+        "`invalid-callback`)"
     ),
     401: _problem_doc("Missing or invalid credentials (`unauthorized`)"),
     403: _problem_doc("Valid credentials that grant nothing here (`forbidden`)"),
@@ -105,6 +107,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return problem(request, 403, "forbidden", "Not allowed", exc.detail)
+
+    @app.exception_handler(UnsafeCallback)
+    async def _unsafe_callback(request: Request, exc: UnsafeCallback) -> JSONResponse:
+        return problem(request, 400, "invalid-callback", "Callback URL refused", str(exc))
 
     @app.exception_handler(JobStateConflict)
     async def _state_conflict(request: Request, exc: JobStateConflict) -> JSONResponse:

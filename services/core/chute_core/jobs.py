@@ -87,6 +87,8 @@ class Job(BaseModel):
     error: JobError | None = None
     traceparent: str | None = None
     processors: list[str] | None = None  # the upload's explicit choice; None: route by type
+    callback_url: str | None = None  # POSTed the terminal record (signed)
+    webhook: dict[str, Any] | None = None  # how that delivery went
     expires_at: int
 
 

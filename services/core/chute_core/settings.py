@@ -28,6 +28,7 @@ __all__ = [
     "CommaList",
     "DevSettings",
     "PipelineSettings",
+    "WebhookSettings",
     "WorkerSettings",
     "load",
 ]
@@ -207,6 +208,18 @@ class DevSettings(BaseSettings):
     dev_ready_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     dev_api_key: SecretStr | None = None  # fixes the development key's value
     api_keys_file: Path | None = None  # chute dev adds its key here (more tenants welcome)
+
+
+class WebhookSettings(BaseSettings):
+    """Callbacks to clients when a job is terminal (API checks, worker delivers)."""
+
+    model_config = _CONFIG
+
+    webhook_secret: SecretStr | None = None  # unset: callback_url is refused
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False  # loopback, private, link-local targets
+    webhook_max_seconds: Annotated[float, Field(gt=0, le=86400)] = 3600.0
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
 
 
 class ClientSettings(BaseSettings):

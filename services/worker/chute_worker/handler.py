@@ -28,6 +28,7 @@ from chute_worker.chain import ChainFailed, ChainResult, ProcessorChain
 from chute_worker.decisions import Action, Decision
 from chute_worker.failures import backoff_seconds, classify
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
+from chute_worker.webhook_delivery import WebhookSender
 
 __all__ = ["Delivery", "JobRunner"]
 
@@ -52,6 +53,7 @@ class JobRunner:
     pipeline: PipelineSettings
     settings: WorkerSettings
     chain: ProcessorChain
+    webhooks: WebhookSender | None = None
 
     @property
     def worker_id(self) -> str:
@@ -193,7 +195,7 @@ class JobRunner:
         if detected:
             values["detected_type"] = detected
         try:
-            await self.store.transition(
+            finished = await self.store.transition(
                 job.job_id,
                 JobState.SUCCEEDED,
                 lease_owner=self.worker_id,
@@ -204,6 +206,8 @@ class JobRunner:
             # Our lease lapsed and someone else took over: their result stands.
             return self._after_conflict(conflict.current, delivery)
         self._observe_finished(job, result.deciding, "succeeded")
+        if self.webhooks is not None:
+            self.webhooks.schedule(finished)
         log.info(
             "job_succeeded",
             job_id=job.job_id,
@@ -237,7 +241,7 @@ class JobRunner:
             if record.etag:
                 values["processed_etag"] = record.etag
         try:
-            await self.store.transition(
+            after = await self.store.transition(
                 job.job_id,
                 JobState.FAILED if final else JobState.QUEUED,
                 sources={JobState.PROCESSING},
@@ -249,6 +253,8 @@ class JobRunner:
             return self._after_conflict(conflict.current, delivery)
         if final:
             self._observe_finished(job, result.deciding, "failed")
+            if self.webhooks is not None:
+                self.webhooks.schedule(after)
         else:
             metrics.JOB_RETRIES.labels(processor=result.deciding).inc()
         log.warning(

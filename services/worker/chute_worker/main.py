@@ -6,6 +6,7 @@ import asyncio
 import signal
 from contextlib import AsyncExitStack
 
+import httpx
 import uvicorn
 
 from chute_core.aws import open_clients
@@ -13,7 +14,13 @@ from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
-from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings
+from chute_core.settings import (
+    AwsSettings,
+    PipelineSettings,
+    WebhookSettings,
+    WorkerSettings,
+    load,
+)
 from chute_worker.backend import BackendHealth
 from chute_worker.chain import ProcessorChain
 from chute_worker.consumer import Worker
@@ -25,6 +32,7 @@ from chute_worker.processors.registry import Registry
 from chute_worker.queue_monitor import QueueMonitor
 from chute_worker.routing import Router
 from chute_worker.spool import SpoolArea
+from chute_worker.webhook_delivery import WebhookSender
 
 __all__ = ["main", "run_worker"]
 
@@ -63,12 +71,17 @@ async def run_worker(
         chain = ProcessorChain(
             registry=registry, router=router, pool=pool, spool=spool, s3=clients.s3, keys=keys
         )
+        http = await stack.enter_async_context(httpx.AsyncClient())
+        webhooks = WebhookSender(
+            load(WebhookSettings), JobStore(clients.dynamodb, pipeline.table), http
+        )
         runner = JobRunner(
             store=JobStore(clients.dynamodb, pipeline.table),
             keys=keys,
             pipeline=pipeline,
             settings=settings,
             chain=chain,
+            webhooks=webhooks,
         )
         backend = BackendHealth()
         worker = Worker(
@@ -114,6 +127,7 @@ async def run_worker(
             stopper.cancel()
             monitor_stop.set()
             health.should_exit = True
+            await webhooks.drain(settings.shutdown_grace_seconds)
             await asyncio.gather(
                 health_task, monitor_task, lag_task, stopper, return_exceptions=True
             )

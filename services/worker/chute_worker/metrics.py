@@ -28,6 +28,7 @@ __all__ = [
     "QUEUE_MESSAGES",
     "QUEUE_OLDEST_AGE",
     "VISIBILITY_EXTENSIONS",
+    "WEBHOOK_DELIVERIES",
 ]
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
@@ -96,4 +97,9 @@ LOOP_LAG = Histogram(
     "chute_worker_event_loop_lag_seconds",
     "How late the event loop woke a timer: high values starve heartbeats and health checks.",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+WEBHOOK_DELIVERIES = Counter(
+    "chute_webhook_deliveries",
+    "Webhook deliveries by outcome (delivered, failed, abandoned).",
+    ["outcome"],
 )

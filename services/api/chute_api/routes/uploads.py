@@ -22,6 +22,8 @@ from chute_api.idempotency import (
 from chute_api.ingest import ingest
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_core.jobs import JobState
+from chute_core.settings import WebhookSettings
+from chute_core.webhooks import UnsafeCallback, check_callback_url, resolve_safely
 
 __all__ = ["router"]
 
@@ -49,6 +51,14 @@ _BODY_DOC = {
         },
     }
 }
+
+
+async def _check_callback(url: str, settings: WebhookSettings) -> None:
+    if settings.webhook_secret is None:
+        raise UnsafeCallback("webhooks are not configured on this API (CHUTE_WEBHOOK_SECRET)")
+    host, port = check_callback_url(url, allow_http=settings.webhook_allow_http)
+    # Checked again at each delivery: DNS may change in between.
+    await resolve_safely(host, port, allow_private=settings.webhook_allow_private)
 
 
 def _chosen_processors(value: str | None, allowed: list[str]) -> list[str] | None:
@@ -104,6 +114,12 @@ async def create_upload(
         description="Retry-safe key (24 h): the same key and request answer the first "
         "job again; the same key with a different request is 409",
     ),
+    callback_url: str | None = Query(
+        default=None,
+        max_length=2000,
+        description="https URL to POST the job's terminal record to, signed with "
+        "Chute-Signature (see the README); internal addresses are refused",
+    ),
     processors: str | None = Query(
         default=None,
         max_length=500,
@@ -114,6 +130,8 @@ async def create_upload(
 ) -> UploadAccepted | Response:
     chosen = _chosen_processors(processors, runtime.api.upload_processors)
     digest = expected_sha256(request.headers)
+    if callback_url is not None:
+        await _check_callback(callback_url, runtime.webhooks)
     length = _declared_length(request)
     if length is not None and length > runtime.api.max_upload_bytes:
         raise UploadTooLarge(
@@ -137,6 +155,7 @@ async def create_upload(
             incoming=incoming,
             processors=chosen,
             expected_sha256=digest,
+            callback_url=callback_url,
         )
     except BaseException:
         if reservation is not None:  # nothing to replay: the key may be used again

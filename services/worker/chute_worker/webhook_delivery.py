@@ -1,0 +1,123 @@
+"""Deliver a terminal job's record to its callback_url: signed, retried with backoff for
+up to CHUTE_WEBHOOK_MAX_SECONDS, the outcome recorded on the job.
+
+The target is re-checked at every attempt after DNS resolution (no private, loopback
+or link-local addresses unless allowed) and redirects are not followed. Deliveries run
+beside the queue work; on shutdown they get the grace period, and a delivery cut short
+by a crash is not resumed (poll GET /v1/jobs/{id} as the fallback)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from chute_core.job_store import JobStore
+from chute_core.jobs import Job, iso, utcnow
+from chute_core.logs import get_logger
+from chute_core.settings import WebhookSettings
+from chute_core.webhooks import (
+    SIGNATURE_HEADER,
+    UnsafeCallback,
+    check_callback_url,
+    resolve_safely,
+    sign,
+)
+from chute_worker import metrics
+
+__all__ = ["WebhookSender"]
+
+log = get_logger(__name__)
+FIRST_DELAY_SECONDS = 1.0
+MAX_DELAY_SECONDS = 60.0
+
+
+class WebhookSender:
+    def __init__(self, settings: WebhookSettings, store: JobStore, http: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._store = store
+        self._http = http
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def schedule(self, job: Job) -> None:
+        if not job.callback_url or self._settings.webhook_secret is None:
+            return
+        task = asyncio.create_task(self._deliver(job, job.callback_url))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, grace_seconds: float) -> None:
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _deliver(self, job: Job, url: str) -> None:
+        assert self._settings.webhook_secret is not None
+        secret = self._settings.webhook_secret.get_secret_value().encode()
+        body = job.model_dump_json(exclude_none=True).encode()
+        delivery = str(uuid.uuid4())
+        deadline = time.monotonic() + self._settings.webhook_max_seconds
+        delay = FIRST_DELAY_SECONDS
+        attempts = 0
+        record: dict[str, Any] = {"url": url, "delivery_id": delivery}
+        try:
+            while True:
+                attempts += 1
+                retryable, error, status = await self._attempt(url, body, secret, delivery, job)
+                if error is None:
+                    record.update(outcome="delivered", delivered_at=iso(utcnow()))
+                    break
+                record.update(last_error=error, **({"last_status": status} if status else {}))
+                if not retryable or time.monotonic() + delay > deadline:
+                    record["outcome"] = "failed"
+                    break
+                await asyncio.sleep(delay)  # backoff before the next attempt
+                delay = min(delay * 2, MAX_DELAY_SECONDS)
+        except asyncio.CancelledError:
+            record["outcome"] = "abandoned"  # shutdown ran out of grace
+            await asyncio.shield(self._record(job, record, attempts))
+            raise
+        await self._record(job, record, attempts)
+
+    async def _attempt(
+        self, url: str, body: bytes, secret: bytes, delivery: str, job: Job
+    ) -> tuple[bool, str | None, int | None]:
+        """(retryable, error or None on success, HTTP status)."""
+        try:
+            host, port = check_callback_url(url, allow_http=self._settings.webhook_allow_http)
+            await resolve_safely(host, port, allow_private=self._settings.webhook_allow_private)
+            response = await self._http.post(
+                url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    SIGNATURE_HEADER: sign(secret, body),
+                    "Chute-Delivery": delivery,
+                    "Chute-Job-Id": job.job_id,
+                },
+                timeout=self._settings.webhook_timeout_seconds,
+                follow_redirects=False,
+            )
+        except UnsafeCallback as exc:
+            return False, str(exc), None
+        except httpx.HTTPError as exc:
+            return True, f"{type(exc).__name__}: {exc}", None
+        if 200 <= response.status_code < 300:
+            return False, None, response.status_code
+        retryable = response.status_code >= 500 or response.status_code in (408, 429)
+        return retryable, f"HTTP {response.status_code}", response.status_code
+
+    async def _record(self, job: Job, record: dict[str, Any], attempts: int) -> None:
+        record["attempts"] = attempts
+        metrics.WEBHOOK_DELIVERIES.labels(outcome=record["outcome"]).inc()
+        log.info("webhook_" + record["outcome"], job_id=job.job_id, attempts=attempts)
+        try:
+            await self._store.annotate(job.job_id, {"webhook": record})
+        except Exception as exc:  # the delivery happened; only its record is missing
+            log.warning("webhook_record_failed", job_id=job.job_id, error=str(exc))
