@@ -181,6 +181,7 @@ def leaves(values: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...
         "affinity",
         "labels",
         "routes",
+        "tenants",
     }
     if (
         isinstance(values, dict)

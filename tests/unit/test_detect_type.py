@@ -1,6 +1,6 @@
 import pytest
 
-from chute_worker.processors.content_types import detect_type
+from chute_core.content_types import detect_type
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from chute_core.content_types import refine_type
 from chute_core.errors import ChuteError
 from chute_core.jobs import Job, JobState, ObjectInfo, new_job, new_job_id
-from chute_worker.processors.content_types import refine_type
 from chute_worker.processors.registry import Registry
 from chute_worker.routing import Router
 

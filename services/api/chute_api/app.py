@@ -28,6 +28,7 @@ from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
 from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, WebhookSettings, load
+from chute_core.tenants import TenantBook
 
 __all__ = ["create_app"]
 
@@ -72,6 +73,8 @@ def create_app(
     aws = aws or load(AwsSettings)
     pipeline = pipeline or load(PipelineSettings)
     webhooks = load(WebhookSettings)
+    if api.tenants_file is not None:
+        TenantBook.validate(api.tenants_file)  # a broken file stops start-up, not a request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +92,7 @@ def create_app(
                 cursors=CursorCodec(_cursor_secret(api)),
                 idempotency=IdempotencyStore(clients.dynamodb, pipeline.table),
                 webhooks=webhooks,
+                tenants=TenantBook(api.tenants_file),
                 upload_limit=RateLimiter(
                     "uploads",
                     per_second=api.rate_uploads_per_second,

@@ -16,6 +16,7 @@ from chute_api.rate_limit import RateLimiter
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.settings import ApiSettings, PipelineSettings, WebhookSettings
+from chute_core.tenants import TenantBook
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -38,6 +39,7 @@ class Runtime:
     cursors: CursorCodec
     idempotency: IdempotencyStore
     webhooks: WebhookSettings
+    tenants: TenantBook
     upload_limit: RateLimiter
     read_limit: RateLimiter
 

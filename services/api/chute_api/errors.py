@@ -13,6 +13,8 @@ __all__ = [
     "MalformedDigest",
     "Unauthorized",
     "UnknownProcessor",
+    "UnsupportedUploadType",
+    "UploadTimeout",
     "UploadTooLarge",
 ]
 
@@ -35,6 +37,16 @@ class MalformedDigest(UploadRejected):
 class EmptyUpload(UploadRejected):
     status = 400
     code = "empty-upload"
+
+
+class UnsupportedUploadType(UploadRejected):
+    status = 415
+    code = "unsupported-media-type"
+
+
+class UploadTimeout(UploadRejected):
+    status = 408
+    code = "upload-timeout"
 
 
 class UploadTooLarge(UploadRejected):

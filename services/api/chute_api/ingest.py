@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 from chute_api import metrics
 from chute_api.body import IncomingFile
 from chute_api.deps import Runtime
+from chute_api.errors import UnsupportedUploadType, UploadTimeout
 from chute_api.filenames import sanitize_filename
 from chute_api.s3_writer import ObjectWriter
+from chute_core.content_types import SNIFF_BYTES, detect_type, matches, refine_type
 from chute_core.errors import ChuteError, TransitionConflict, UploadRejected
 from chute_core.jobs import Job, JobState, ObjectInfo, new_job, new_job_id
 from chute_core.logs import get_logger
 from chute_core.tracing import traceparent
 
-__all__ = ["ingest"]
+__all__ = ["Upload", "ingest"]
 
 log = get_logger(__name__)
 
@@ -44,15 +47,49 @@ async def _read_head(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytearra
     return head, True
 
 
-async def ingest(
-    *,
-    runtime: Runtime,
-    tenant: str,
-    incoming: IncomingFile,
-    processors: list[str] | None = None,
-    expected_sha256: str | None = None,
-    callback_url: str | None = None,
-) -> Job:
+@dataclass(frozen=True)
+class Upload:
+    """One upload as the route accepted it, with the caller's limits."""
+
+    tenant: str
+    incoming: IncomingFile
+    max_bytes: int
+    allowed_types: list[str] | None = None  # patterns the detected type must match
+    processors: list[str] | None = None
+    expected_sha256: str | None = None
+    callback_url: str | None = None
+    idle_timeout: float = 30.0
+
+
+async def _idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """The body's chunks, failing with UploadTimeout when the client goes quiet."""
+    iterator = aiter(chunks)
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadTimeout(f"no bytes received for {seconds:g} s") from None
+        yield chunk
+
+
+def _check_type(upload: Upload, head: bytes | bytearray) -> None:
+    if upload.allowed_types is None:
+        return
+    detected = refine_type(
+        detect_type(bytes(head[:SNIFF_BYTES])),
+        upload.incoming.content_type,
+        upload.incoming.filename,
+    )
+    if not matches(detected, upload.allowed_types):
+        raise UnsupportedUploadType(
+            f"the content is {detected}; this tenant may upload {', '.join(upload.allowed_types)}"
+        )
+
+
+async def ingest(runtime: Runtime, upload: Upload) -> Job:
     """Stream `incoming` into S3 under a new job; the job ends QUEUED, or FAILED with a
     reason and no object left behind when the upload does not complete.
 
@@ -62,7 +99,7 @@ async def ingest(
     started = time.perf_counter()
     metrics.UPLOADS_IN_PROGRESS.inc()
     try:
-        job = await _ingest(runtime, tenant, incoming, processors, expected_sha256, callback_url)
+        job = await _ingest(runtime, upload)
     except UploadRejected:
         raise  # counted where it becomes a problem response
     except BaseException:
@@ -73,20 +110,15 @@ async def ingest(
         metrics.UPLOAD_SECONDS.observe(time.perf_counter() - started)
     size = job.object.size or 0
     metrics.UPLOAD_BYTES.inc(size)
-    log.info("upload_accepted", job_id=job.job_id, tenant=tenant, size=size, state=job.state)
+    log.info("upload_accepted", job_id=job.job_id, tenant=upload.tenant, size=size, state=job.state)
     return job
 
 
-async def _ingest(
-    runtime: Runtime,
-    tenant: str,
-    incoming: IncomingFile,
-    processors: list[str] | None,
-    expected_sha256: str | None,
-    callback_url: str | None,
-) -> Job:
-    chunks = aiter(incoming.chunks)
+async def _ingest(runtime: Runtime, upload: Upload) -> Job:
+    tenant, incoming = upload.tenant, upload.incoming
+    chunks = _idle_limited(incoming.chunks, upload.idle_timeout)
     head, whole = await _read_head(chunks, runtime.api.upload_part_bytes)
+    _check_type(upload, head)  # before any AWS request
     job_id = new_job_id()
     key = runtime.keys.incoming(tenant, job_id)
     parent = traceparent()
@@ -101,8 +133,8 @@ async def _ingest(
             **({"traceparent": parent} if parent else {}),
         },
         part_size=runtime.api.upload_part_bytes,
-        max_bytes=runtime.api.max_upload_bytes,
-        expected_sha256=expected_sha256,
+        max_bytes=upload.max_bytes,
+        expected_sha256=upload.expected_sha256,
     )
     obj = ObjectInfo(
         bucket=runtime.pipeline.bucket,
@@ -124,8 +156,8 @@ async def _ingest(
         state=JobState.QUEUED if whole else JobState.RECEIVING,
     )
     job.traceparent = parent
-    job.processors = processors
-    job.callback_url = callback_url
+    job.processors = upload.processors
+    job.callback_url = upload.callback_url
     if whole:
         job.sha256 = writer.sha256
     await runtime.jobs.create(job)

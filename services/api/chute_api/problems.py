@@ -80,7 +80,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "(`idempotency-conflict`); the job's state does not allow this "
         "(`job-not-succeeded`, `job-not-cancellable`)"
     ),
+    408: _problem_doc("The client stopped sending the body (`upload-timeout`)"),
     413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),
+    415: _problem_doc("Content type not allowed for this tenant (`unsupported-media-type`)"),
     429: _problem_doc("The tenant's request budget is spent (`rate-limited`, Retry-After)"),
     503: _problem_doc("A dependency (S3, DynamoDB) is unavailable (`dependency-unavailable`)"),
 }

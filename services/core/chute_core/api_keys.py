@@ -6,20 +6,19 @@ mounted as a file is swapped atomically), at most once a second, without a resta
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
 import secrets
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from chute_core.errors import ChuteError
 from chute_core.keys import valid_tenant
+from chute_core.watched_file import WatchedFile
 
 __all__ = ["KeyFile", "KeyRing", "hash_key", "new_key"]
 
@@ -58,44 +57,25 @@ def _parse(path: Path) -> dict[str, list[str]]:
     return tenants
 
 
-@dataclass
 class KeyRing:
     """The keys as last read; lookups compare every hash in constant time."""
 
-    path: Path
-    check_interval: float = 1.0
-    _entries: list[tuple[bytes, str]] = field(default_factory=list)
-    _signature: tuple[int, int, int] | None = None
-    _checked_at: float = 0.0
-
-    def _refresh(self) -> None:
-        now = time.monotonic()
-        if now - self._checked_at < self.check_interval and self._signature is not None:
-            return
-        self._checked_at = now
-        try:
-            st = self.path.stat()
-            signature = (st.st_mtime_ns, st.st_ino, st.st_size)
-        except FileNotFoundError:
-            signature = (0, 0, 0)
-        if signature == self._signature:
-            return
-        tenants = _parse(self.path)
-        self._entries = [
-            (bytes.fromhex(h), tenant) for tenant, hashes in tenants.items() for h in hashes
-        ]
-        self._signature = signature
+    def __init__(self, path: Path, check_interval: float = 1.0) -> None:
+        self._file: WatchedFile[list[tuple[bytes, str]]] = WatchedFile(
+            path, _entries, empty=[], check_interval=check_interval
+        )
 
     def tenant_for(self, key: str) -> str | None:
-        # A broken edit must not lock everyone out: keep the last good keys.
-        with contextlib.suppress(ChuteError):
-            self._refresh()
         digest = hashlib.sha256(key.encode()).digest()
         found = None
-        for stored, tenant in self._entries:  # no early exit: time does not tell
+        for stored, tenant in self._file.current():  # no early exit: time does not tell
             if hmac.compare_digest(stored, digest):
                 found = tenant
         return found
+
+
+def _entries(path: Path) -> list[tuple[bytes, str]]:
+    return [(bytes.fromhex(h), t) for t, hashes in _parse(path).items() for h in hashes]
 
 
 @dataclass

@@ -123,6 +123,8 @@ class ApiSettings(BaseSettings):
     rate_reads_burst: Annotated[int, Field(ge=1)] = 200
     api_replicas: Annotated[int, Field(ge=1, le=1000)] = 1
     result_url_seconds: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 300
+    tenants_file: Path | None = None  # per-tenant limits (chute_core.tenants)
+    upload_idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
     # Signs list cursors; every replica must share it (unset: random per process).
     cursor_secret: SecretStr | None = None
     # The processors an upload may ask for by name (?processors=a,b); the workers must

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiofiles
 
+from chute_core.content_types import SNIFF_BYTES, detect_type, matches, refine_type
 from chute_core.errors import ProcessorError
 from chute_core.events import ObjectCreated
 from chute_core.jobs import Job
@@ -22,7 +23,6 @@ from chute_worker import metrics
 from chute_worker.failures import classify
 from chute_worker.pool import ProcessorPool
 from chute_worker.processors import FileProcessor, Processor
-from chute_worker.processors.content_types import SNIFF_BYTES, detect_type, matches, refine_type
 from chute_worker.processors.context import FileContext, ProcessorContext, run_file_processor
 from chute_worker.processors.registry import Registry
 from chute_worker.results import ResultSink

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from chute_core.content_types import matches
 from chute_core.jobs import Job
-from chute_worker.processors.content_types import matches
 from chute_worker.processors.registry import Registry
 
 __all__ = ["Router"]

@@ -19,7 +19,7 @@ from chute_api.idempotency import (
     Replay,
     fingerprint,
 )
-from chute_api.ingest import ingest
+from chute_api.ingest import Upload, ingest
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_core.jobs import JobState
 from chute_core.settings import WebhookSettings
@@ -91,7 +91,9 @@ def _declared_length(request: Request) -> int | None:
         401: PROBLEM_RESPONSES[401],
         403: PROBLEM_RESPONSES[403],
         409: PROBLEM_RESPONSES[409],
+        408: PROBLEM_RESPONSES[408],
         413: PROBLEM_RESPONSES[413],
+        415: PROBLEM_RESPONSES[415],
         429: PROBLEM_RESPONSES[429],
         503: PROBLEM_RESPONSES[503],
     },
@@ -128,15 +130,15 @@ async def create_upload(
         examples=["inspect,thumbnail"],
     ),
 ) -> UploadAccepted | Response:
-    chosen = _chosen_processors(processors, runtime.api.upload_processors)
+    policy = runtime.tenants.policy(tenant)
+    chosen = _chosen_processors(processors, policy.processors or runtime.api.upload_processors)
     digest = expected_sha256(request.headers)
     if callback_url is not None:
         await _check_callback(callback_url, runtime.webhooks)
+    max_bytes = min(runtime.api.max_upload_bytes, policy.max_upload_bytes or 2**63)
     length = _declared_length(request)
-    if length is not None and length > runtime.api.max_upload_bytes:
-        raise UploadTooLarge(
-            f"declared length {length} exceeds the limit of {runtime.api.max_upload_bytes} bytes"
-        )
+    if length is not None and length > max_bytes:
+        raise UploadTooLarge(f"declared length {length} exceeds the limit of {max_bytes} bytes")
     reservation = None
     if idempotency_key is not None:
         outcome = await runtime.idempotency.begin(
@@ -150,12 +152,17 @@ async def create_upload(
     try:
         incoming = await _incoming(request, length, filename)
         job = await ingest(
-            runtime=runtime,
-            tenant=tenant,
-            incoming=incoming,
-            processors=chosen,
-            expected_sha256=digest,
-            callback_url=callback_url,
+            runtime,
+            Upload(
+                tenant=tenant,
+                incoming=incoming,
+                max_bytes=max_bytes,
+                allowed_types=policy.content_types,
+                processors=chosen,
+                expected_sha256=digest,
+                callback_url=callback_url,
+                idle_timeout=runtime.api.upload_idle_timeout_seconds,
+            ),
         )
     except BaseException:
         if reservation is not None:  # nothing to replay: the key may be used again

@@ -7,8 +7,8 @@ import hashlib
 import json
 from typing import Any
 
+from chute_core.content_types import SNIFF_BYTES, detect_type
 from chute_worker.processors import ProcessorContext, ProcessorSpec
-from chute_worker.processors.content_types import SNIFF_BYTES, detect_type
 
 __all__ = ["InspectProcessor"]
 
