@@ -90,7 +90,13 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
 ) -> None:
     stack = make_stack(visibility_timeout_seconds=3)
     api = servers(
-        "api", stack, CHUTE_MAX_UPLOAD_BYTES=str(12 * MiB), CHUTE_UPLOAD_PART_BYTES=str(5 * MiB)
+        "api",
+        stack,
+        CHUTE_MAX_UPLOAD_BYTES=str(12 * MiB),
+        CHUTE_UPLOAD_PART_BYTES=str(5 * MiB),
+        CHUTE_PRESIGN_SECONDS="2",
+        CHUTE_PRESIGN_POST_MAX_BYTES=str(MiB),
+        CHUTE_PRESIGN_PART_BYTES=str(5 * MiB),
     )
     # Before any worker runs: cancel a queued job, retry with an Idempotency-Key (and
     # free one after a failed request), list jobs.
@@ -99,6 +105,14 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     for body, key in ((b"once", "k1"), (b"once", "k1"), (b"", "k2")):
         httpx.post(f"{api.url}/v1/uploads", content=body, headers={"Idempotency-Key": key})
     assert httpx.get(f"{api.url}/v1/jobs").status_code == 200
+    # Presigned uploads: a POST with more bytes than declared (the worker deletes it)
+    # and a multipart upload never completed (the worker expires it and aborts it).
+    direct = {"filename": "d.bin", "content_type": "application/octet-stream"}
+    post = httpx.post(f"{api.url}/v1/uploads/presign", json={**direct, "size": 10}).json()
+    httpx.post(post["post"]["url"], data=post["post"]["fields"], files={"file": b"x" * 20})
+    unfinished = httpx.post(
+        f"{api.url}/v1/uploads/presign", json={**direct, "size": 6 * MiB}
+    ).json()
     worker = servers(
         "worker", stack, **recording_env(tmp_path / "runs.jsonl", CHUTE_TEST_SLEEP_SECONDS="2")
     )
@@ -112,7 +126,7 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     assert httpx.get(f"{api.url}/readyz").status_code == 200
     assert httpx.get(f"{api.url}/v1/jobs/{jobs[0]}").status_code == 200
     stack.client("sqs").send_message(QueueUrl=stack.queue_url(), MessageBody="poison")
-    wait_terminal(stack, jobs, timeout=60)
+    wait_terminal(stack, [*jobs, post["job_id"], unfinished["job_id"]], timeout=60)
     wait_until(lambda: dlq_depth(stack) == 1, timeout=30, what="poison dead-lettered")
     # A presigned result URL is signed by the API and used by the client: the download
     # is the API's s3:GetObject on results/.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import FastAPI
@@ -19,7 +19,7 @@ from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
 from chute_api.rate_limit import RateLimiter
 from chute_api.request_id import RequestIdMiddleware
-from chute_api.routes import health, jobs, uploads
+from chute_api.routes import direct_uploads, health, jobs, uploads
 from chute_api.trace_context import TraceContextMiddleware
 from chute_core import __version__
 from chute_core.aws import open_clients
@@ -29,6 +29,9 @@ from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
 from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, WebhookSettings, load
 from chute_core.tenants import TenantBook
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
 
 __all__ = ["create_app"]
 
@@ -49,6 +52,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+async def _queue_url(sqs: SQSClient, name: str) -> str:
+    """The queue for chute's own delayed messages (presigned-upload deadlines). An API
+    started before `chute bootstrap` finds it at first use instead."""
+    try:
+        return (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
+    except Exception as exc:
+        log.warning("queue_url_unknown", queue=name, error=str(exc))
+        return ""
 
 
 def _cursor_secret(api: ApiSettings) -> bytes:
@@ -86,6 +99,8 @@ def create_app(
                 pipeline=pipeline,
                 keys=ObjectKeys.from_settings(pipeline),
                 s3=clients.s3,
+                sqs=clients.sqs,
+                queue_url=await _queue_url(clients.sqs, pipeline.queue),
                 dynamodb=clients.dynamodb,
                 jobs=JobStore(clients.dynamodb, pipeline.table),
                 auth=Authenticator.from_settings(api, http),
@@ -125,6 +140,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     set_build_info("api")
     app.include_router(health.router)
+    app.include_router(direct_uploads.router)  # /presign before /{job_id}/… routes
     app.include_router(uploads.router)
     app.include_router(jobs.router)
     return app

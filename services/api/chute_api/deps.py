@@ -21,6 +21,7 @@ from chute_core.tenants import TenantBook
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_sqs import SQSClient
 
 __all__ = ["ReadTenantDep", "Runtime", "RuntimeDep", "TenantDep", "UploadTenantDep"]
 
@@ -33,6 +34,8 @@ class Runtime:
     pipeline: PipelineSettings
     keys: ObjectKeys
     s3: S3Client
+    sqs: SQSClient
+    queue_url: str
     dynamodb: DynamoDBClient
     jobs: JobStore
     auth: Authenticator

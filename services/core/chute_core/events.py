@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 
 from chute_core.errors import PoisonMessage
 
-__all__ = ["ObjectCreated", "S3TestEvent", "parse_body"]
+__all__ = ["ObjectCreated", "S3TestEvent", "UploadDeadline", "deadline_message", "parse_body"]
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,30 @@ def _record(raw: Any) -> ObjectCreated:
     )
 
 
-def parse_body(body: str) -> list[ObjectCreated] | S3TestEvent:
-    """Every object the message announces, or a S3TestEvent; PoisonMessage if it is neither."""
+@dataclass(frozen=True)
+class UploadDeadline:
+    """chute's own message: check whether a presigned upload arrived in time."""
+
+    job_id: str
+    tenant: str
+
+
+DEADLINE_KIND = "chute.upload-deadline"
+
+
+def deadline_message(job_id: str, tenant: str) -> str:
+    return json.dumps({"kind": DEADLINE_KIND, "job_id": job_id, "tenant": tenant})
+
+
+def parse_body(body: str) -> list[ObjectCreated] | S3TestEvent | UploadDeadline:
+    """Every object the message announces, a S3TestEvent, or an UploadDeadline;
+    PoisonMessage if it is none of these."""
     doc = _loads(body)
+    if isinstance(doc, dict) and doc.get("kind") == DEADLINE_KIND:
+        job_id, tenant = doc.get("job_id"), doc.get("tenant")
+        if not isinstance(job_id, str) or not isinstance(tenant, str):
+            raise PoisonMessage("unparseable_body", "upload deadline without job_id/tenant")
+        return UploadDeadline(job_id=job_id, tenant=tenant)
     if isinstance(doc, dict) and doc.get("Type") == "Notification" and "Message" in doc:
         doc = _loads(doc["Message"])  # SNS envelope without raw message delivery
     if not isinstance(doc, dict):

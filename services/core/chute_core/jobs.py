@@ -13,6 +13,7 @@ __all__ = [
     "ISO_FORMAT",
     "SOURCES",
     "TERMINAL",
+    "DirectUpload",
     "Job",
     "JobError",
     "JobState",
@@ -41,7 +42,8 @@ TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 # RECEIVING is claimable because S3 may deliver the event before the API writes QUEUED.
 SOURCES: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.RECEIVING, JobState.AWAITING_UPLOAD, JobState.PROCESSING}),
-    JobState.PROCESSING: frozenset({JobState.QUEUED, JobState.RECEIVING}),
+    # AWAITING_UPLOAD: a presigned upload's object arrived (its event is the signal).
+    JobState.PROCESSING: frozenset({JobState.QUEUED, JobState.RECEIVING, JobState.AWAITING_UPLOAD}),
     JobState.SUCCEEDED: frozenset({JobState.PROCESSING}),
     JobState.FAILED: frozenset(
         {JobState.AWAITING_UPLOAD, JobState.RECEIVING, JobState.QUEUED, JobState.PROCESSING}
@@ -59,6 +61,16 @@ class ObjectInfo(BaseModel):
     etag: str | None = None
     content_type: str | None = None
     filename: str | None = None
+
+
+class DirectUpload(BaseModel):
+    """A job whose client uploads straight to S3 with presigned requests."""
+
+    mode: str  # "post" (one presigned POST) or "multipart" (presigned parts + complete)
+    declared_size: int
+    deadline: str  # ISO time after which an unused upload expires
+    upload_id: str | None = None  # multipart only
+    part_size: int | None = None
 
 
 class JobError(BaseModel):
@@ -89,6 +101,7 @@ class Job(BaseModel):
     processors: list[str] | None = None  # the upload's explicit choice; None: route by type
     callback_url: str | None = None  # POSTed the terminal record (signed)
     webhook: dict[str, Any] | None = None  # how that delivery went
+    direct_upload: DirectUpload | None = None
     expires_at: int
 
 

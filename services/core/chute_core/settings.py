@@ -124,6 +124,9 @@ class ApiSettings(BaseSettings):
     api_replicas: Annotated[int, Field(ge=1, le=1000)] = 1
     result_url_seconds: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 300
     tenants_file: Path | None = None  # per-tenant limits (chute_core.tenants)
+    presign_seconds: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 3600
+    presign_post_max_bytes: Annotated[int, Field(ge=1, le=5 * 1024 * MiB)] = 100 * MiB
+    presign_part_bytes: Annotated[int, Field(ge=5 * MiB, le=5 * 1024 * MiB)] = 16 * MiB
     upload_idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
     # Signs list cursors; every replica must share it (unset: random per process).
     cursor_secret: SecretStr | None = None

@@ -16,7 +16,7 @@ import structlog
 from opentelemetry import trace
 
 from chute_core.errors import JobNotFound, PoisonMessage, ProcessorError, TransitionConflict
-from chute_core.events import ObjectCreated, S3TestEvent, parse_body
+from chute_core.events import ObjectCreated, S3TestEvent, UploadDeadline, parse_body
 from chute_core.job_store import JobStore
 from chute_core.jobs import ISO_FORMAT, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import ObjectKeys
@@ -25,6 +25,7 @@ from chute_core.settings import PipelineSettings, WorkerSettings
 from chute_core.tracing import context_from, tracer
 from chute_worker import metrics
 from chute_worker.chain import ChainFailed, ChainResult, ProcessorChain
+from chute_worker.deadlines import expire_if_due
 from chute_worker.decisions import Action, Decision
 from chute_worker.failures import backoff_seconds, classify
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
@@ -74,6 +75,8 @@ class JobRunner:
             if isinstance(parsed, S3TestEvent):
                 log.info("test_event_ignored", message_id=delivery.message_id)
                 return Decision.delete()
+            if isinstance(parsed, UploadDeadline):
+                return await expire_if_due(self.store, self.chain.s3, self.pipeline.bucket, parsed)
             decisions = [await self._handle_record(record, delivery) for record in parsed]
         except PoisonMessage as exc:
             metrics.POISON_MESSAGES.labels(reason=exc.reason).inc()
@@ -124,6 +127,19 @@ class JobRunner:
             attempts=job.attempts,
             lease_expires_at=job.lease_expires_at,
         )
+        direct = job.direct_upload
+        if direct is not None and record.size is not None and record.size != direct.declared_size:
+            # S3 enforces the POST policy's content-length-range; moto does not, and a
+            # multipart client may send any parts: the declared size is the contract.
+            await self.chain.s3.delete_object(Bucket=record.bucket, Key=record.key)
+            error = ProcessorError(
+                "size_mismatch",
+                f"the object has {record.size} bytes, {direct.declared_size} were declared",
+                retryable=False,
+            )
+            return await self._fail(
+                job, record, error, ChainResult(None), delivery, time.monotonic()
+            )
         return await self._run(job, record, delivery)
 
     def _after_conflict(self, current: Job, delivery: Delivery) -> Decision:

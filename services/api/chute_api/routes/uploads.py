@@ -53,7 +53,7 @@ _BODY_DOC = {
 }
 
 
-async def _check_callback(url: str, settings: WebhookSettings) -> None:
+async def check_callback(url: str, settings: WebhookSettings) -> None:
     if settings.webhook_secret is None:
         raise UnsafeCallback("webhooks are not configured on this API (CHUTE_WEBHOOK_SECRET)")
     host, port = check_callback_url(url, allow_http=settings.webhook_allow_http)
@@ -61,7 +61,7 @@ async def _check_callback(url: str, settings: WebhookSettings) -> None:
     await resolve_safely(host, port, allow_private=settings.webhook_allow_private)
 
 
-def _chosen_processors(value: str | None, allowed: list[str]) -> list[str] | None:
+def chosen_processors(value: str | None, allowed: list[str]) -> list[str] | None:
     """The upload's explicit processor list, checked now rather than failing later."""
     if value is None:
         return None
@@ -131,10 +131,10 @@ async def create_upload(
     ),
 ) -> UploadAccepted | Response:
     policy = runtime.tenants.policy(tenant)
-    chosen = _chosen_processors(processors, policy.processors or runtime.api.upload_processors)
+    chosen = chosen_processors(processors, policy.processors or runtime.api.upload_processors)
     digest = expected_sha256(request.headers)
     if callback_url is not None:
-        await _check_callback(callback_url, runtime.webhooks)
+        await check_callback(callback_url, runtime.webhooks)
     max_bytes = min(runtime.api.max_upload_bytes, policy.max_upload_bytes or 2**63)
     length = _declared_length(request)
     if length is not None and length > max_bytes:
