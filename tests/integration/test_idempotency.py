@@ -114,3 +114,19 @@ def test_idempotency_records_are_not_jobs(api: Server) -> None:
     assert r.status_code == 404
     listed = httpx.get(f"{api.url}/v1/jobs", params={"limit": "100"}).json()["jobs"]
     assert all(not j["job_id"].startswith("idem#") for j in listed)
+
+
+def test_presign_with_one_key_creates_one_job_and_another_request_is_409(api: Server) -> None:
+    key = str(uuid.uuid4())
+    request = {"filename": "p.bin", "content_type": "application/octet-stream", "size": 100}
+
+    def presign(body: dict[str, object]) -> httpx.Response:
+        return httpx.post(
+            f"{api.url}/v1/uploads/presign", json=body, headers={"Idempotency-Key": key}
+        )
+
+    first, second = presign(request), presign(request)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert presign({**request, "size": 101}).status_code == 409

@@ -5,17 +5,21 @@ expires (FAILED `upload_expired`), by a delayed message the worker acts on."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import math
 from datetime import timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from chute_api.deps import RuntimeDep, UploadTenantDep
+from chute_api.deps import Runtime, RuntimeDep, UploadTenantDep
 from chute_api.errors import BadUpload, UnsupportedUploadType, UploadTooLarge
 from chute_api.filenames import sanitize_filename
+from chute_api.idempotency import MAX_KEY_LENGTH, Replay, fingerprint
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_api.routes.uploads import check_callback, chosen_processors
 from chute_core.content_types import matches
@@ -88,7 +92,7 @@ def _b64(hex_digest: str) -> str:
     response_model=PresignedUpload,
     response_model_exclude_none=True,
     summary="Create a job and presigned requests to upload its file straight to S3",
-    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 413, 415, 429, 503)},
+    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 409, 413, 415, 429, 503)},
 )
 async def presign(
     body: PresignRequest,
@@ -96,6 +100,50 @@ async def presign(
     response: Response,
     runtime: RuntimeDep,
     tenant: UploadTenantDep,
+    idempotency_key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe key (24 h), as on POST /v1/uploads",
+    ),
+) -> PresignedUpload | Response:
+    reservation = None
+    if idempotency_key is not None:
+        body_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        outcome = await runtime.idempotency.begin(
+            tenant,
+            idempotency_key,
+            fingerprint("POST", request.url.path, {"body": body_hash}, {"content-type": "json"}),
+        )
+        if isinstance(outcome, Replay):
+            return JSONResponse(
+                outcome.body,
+                status_code=outcome.status,
+                headers={**outcome.headers, "Idempotent-Replayed": "true"},
+            )
+        reservation = outcome
+    try:
+        answer = await _presign(body, request, runtime, tenant)
+    except BaseException:
+        if reservation is not None:
+            await asyncio.shield(runtime.idempotency.release(reservation))
+        raise
+    response.headers["Location"] = answer.status_url
+    if reservation is not None:
+        await runtime.idempotency.finish(
+            reservation,
+            status=201,
+            body=answer.model_dump(mode="json", exclude_none=True),
+            headers={"Location": answer.status_url},
+            body_sha256=None,
+        )
+    return answer
+
+
+async def _presign(
+    body: PresignRequest, request: Request, runtime: Runtime, tenant: str
 ) -> PresignedUpload:
     policy = runtime.tenants.policy(tenant)
     processors = chosen_processors(
@@ -201,7 +249,6 @@ async def presign(
         MessageBody=deadline_message(job_id, tenant),
         DelaySeconds=min(SQS_MAX_DELAY_SECONDS, api.presign_seconds),
     )
-    response.headers["Location"] = answer.status_url
     return answer
 
 
