@@ -127,6 +127,28 @@ def test_policy_changes_apply_without_restart(limited: Limited) -> None:
         limited.tenants_file.write_text(original)
 
 
+def _read_response(conn: socket.socket) -> str:
+    """One whole HTTP response: headers, then Content-Length bytes (however segmented)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode()
+
+
 def test_a_stalled_body_is_a_408_problem(limited: Limited) -> None:
     host, port = limited.api.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:
@@ -137,7 +159,7 @@ def test_a_stalled_body_is_a_408_problem(limited: Limited) -> None:
         )
         conn.sendall(request.encode() + b"0123456789")  # then nothing more
         started = time.monotonic()
-        answer = conn.recv(4096).decode()
+        answer = _read_response(conn)
     assert answer.startswith("HTTP/1.1 408"), answer
     assert "urn:chute:problem:upload-timeout" in answer
     assert time.monotonic() - started < 5
