@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import signal
 import subprocess
@@ -87,6 +88,7 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
     # A local stack serves one developer and `chute loadtest`: no budgets unless asked.
     env.setdefault("CHUTE_RATE_UPLOADS_PER_SECOND", "0")
     env.setdefault("CHUTE_RATE_READS_PER_SECOND", "0")
+    env.setdefault("CHUTE_CURSOR_SECRET", secrets.token_urlsafe(32))  # one API, one secret
     env["CHUTE_API_KEYS_FILE"] = str(keys_file)
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     chute = [sys.executable, "-m", "chute_core"]
