@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import ServerFactory, StackFactory
 from tests.support.jobs_api import get_job, wait_job
+from tests.support.polling import wait_until
 from tests.support.processes import Server, routes
 from tests.support.stack import Stack
 
@@ -131,5 +132,6 @@ def test_unused_presigned_upload_expires_and_its_parts_are_aborted(direct: Direc
     job = wait_job(direct.api.url, str(plan["job_id"]), timeout=60)
     assert job["state"] == "FAILED"
     assert job["error"]["code"] == "upload_expired"
-    assert direct.stack.multipart_uploads() == []
+    # The worker records the expiry, then aborts the upload.
+    wait_until(lambda: direct.stack.multipart_uploads() == [], timeout=10, what="parts aborted")
     assert get_job(direct.api.url, str(plan["job_id"]))["attempts"] == 0

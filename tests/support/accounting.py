@@ -55,7 +55,9 @@ def account(stack: Stack, job_ids: Iterable[str], worker_logs: Iterable[Path]) -
     ids = list(job_ids)
     states = Counter((stack.job(j) or {}).get("state", "MISSING") for j in ids)
     committed = Counter(
-        e["job_id"] for e in log_events(worker_logs) if e.get("event") == "job_succeeded"
+        e["job_id"]
+        for e in log_events(sorted(set(worker_logs)))  # each log once
+        if e.get("event") == "job_succeeded"
     )
     result = Accounting(
         uploaded=len(ids),

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,8 @@ def start(
     log_dir: Path,
     timeout: float = 30.0,
 ) -> Server:
-    log_path = log_dir / f"{name}-{free_port()}.log"
+    # Unique per process: two servers sharing a file would mix (and double-count) logs.
+    log_path = log_dir / f"{name}-{uuid.uuid4().hex[:12]}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             argv, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
