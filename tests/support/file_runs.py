@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from chute_core.jobs import JobState, ObjectInfo, new_job, new_job_id
+from chute_core.jobs import JobState
 from chute_worker.processors import FileContext, FileProcessor
+from tests.support.sample_jobs import sample_job
 
 
 def run_file(
@@ -16,15 +16,8 @@ def run_file(
 ) -> tuple[dict[str, Any], FileContext]:
     source = tmp_path / "object"
     source.write_bytes(body)
-    job = new_job(
-        job_id=new_job_id(),
-        tenant="default",
-        obj=ObjectInfo(bucket="b", key="k", size=len(body)),
-        ttl=timedelta(days=1),
-        state=JobState.PROCESSING,
-    )
     ctx = FileContext(
-        job=job,
+        job=sample_job(JobState.PROCESSING, size=len(body)),
         processor=processor.spec.name,
         content_type=content_type,
         deadline=time.time() + 60,

@@ -1,28 +1,19 @@
 """Routing: which processors a job runs, and when the type must be sniffed first."""
 
-from datetime import timedelta
-
 import pytest
 
 from chute_core.content_types import refine_type
 from chute_core.errors import ChuteError
-from chute_core.jobs import Job, JobState, ObjectInfo, new_job, new_job_id
+from chute_core.jobs import Job
 from chute_worker.processors.registry import Registry
 from chute_worker.routing import Router
+from tests.support.sample_jobs import sample_job
 
 REGISTRY = Registry.discover()
 
 
 def _job(processors: list[str] | None = None) -> Job:
-    job = new_job(
-        job_id=new_job_id(),
-        tenant="t",
-        obj=ObjectInfo(bucket="b", key="k"),
-        ttl=timedelta(days=1),
-        state=JobState.QUEUED,
-    )
-    job.processors = processors
-    return job
+    return sample_job(processors=processors)
 
 
 def test_exact_type_wins_over_wildcards_whatever_the_order() -> None:

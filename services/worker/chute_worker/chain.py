@@ -149,15 +149,9 @@ class ProcessorChain:
                 summary = self._checked(name, summary, sink.written.get(name, []))
             except Exception as exc:
                 error = classify(exc)
-                seconds = time.monotonic() - started
-                result.steps.append(Step(name, "failed", seconds, error=_error_record(error)))
-                metrics.JOB_PROCESSING.labels(processor=name).observe(seconds)
-                metrics.PROCESSOR_RUNS.labels(processor=name, outcome="failed").inc()
+                result.steps.append(_finished(name, "failed", started, error=_error_record(error)))
                 raise ChainFailed(error, result) from exc
-            seconds = time.monotonic() - started
-            metrics.JOB_PROCESSING.labels(processor=name).observe(seconds)
-            metrics.PROCESSOR_RUNS.labels(processor=name, outcome="succeeded").inc()
-            result.steps.append(Step(name, "succeeded", seconds, summary=summary))
+            result.steps.append(_finished(name, "succeeded", started, summary=summary))
 
     @staticmethod
     def _refusal(
@@ -255,6 +249,14 @@ class ProcessorChain:
     async def _size(self, record: ObjectCreated) -> int:
         head = await self.s3.head_object(Bucket=record.bucket, Key=record.key)
         return head["ContentLength"]
+
+
+def _finished(name: str, outcome: str, started: float, **detail: Any) -> Step:
+    """The step record of a processor run that ended, counted in the metrics."""
+    seconds = time.monotonic() - started
+    metrics.JOB_PROCESSING.labels(processor=name).observe(seconds)
+    metrics.PROCESSOR_RUNS.labels(processor=name, outcome=outcome).inc()
+    return Step(name, outcome, seconds, **detail)
 
 
 def _error_record(error: ProcessorError) -> dict[str, Any]:

@@ -71,12 +71,11 @@ async def run_worker(
         chain = ProcessorChain(
             registry=registry, router=router, pool=pool, spool=spool, s3=clients.s3, keys=keys
         )
+        store = JobStore(clients.dynamodb, pipeline.table)
         http = await stack.enter_async_context(httpx.AsyncClient())
-        webhooks = WebhookSender(
-            load(WebhookSettings), JobStore(clients.dynamodb, pipeline.table), http
-        )
+        webhooks = WebhookSender(load(WebhookSettings), store, http)
         runner = JobRunner(
-            store=JobStore(clients.dynamodb, pipeline.table),
+            store=store,
             keys=keys,
             pipeline=pipeline,
             settings=settings,
