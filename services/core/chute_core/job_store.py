@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -26,10 +25,19 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+def _decimals(value: Any) -> Any:
+    """DynamoDB has no float type: floats become the Decimal of their shortest repr."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(v) for v in value]
+    return value
+
+
 def _to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    # DynamoDB has no float type: route through JSON so floats become Decimals.
-    plain = json.loads(json.dumps(values), parse_float=Decimal)
-    return {k: _serializer.serialize(v) for k, v in plain.items()}
+    return {k: _serializer.serialize(_decimals(v)) for k, v in values.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -125,9 +133,48 @@ class JobStore:
         """Set attributes other than `state` (measurements, results) on an existing job."""
         update = _Update(set_values=values)
         try:
-            return await self._apply(job_id, update, "attribute_exists(job_id)")
+            return _from_item(await self._apply(job_id, update, "attribute_exists(job_id)"))
         except _Conflict:
             raise JobNotFound(job_id) from None
+
+    @overload
+    async def transition(
+        self,
+        job_id: str,
+        target: JobState,
+        *,
+        sources: Iterable[JobState] | None = None,
+        lease_owner: str | None = None,
+        set_values: Mapping[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        returning: Literal[True] = True,
+    ) -> Job: ...
+
+    @overload
+    async def transition(
+        self,
+        job_id: str,
+        target: JobState,
+        *,
+        sources: Iterable[JobState] | None = None,
+        lease_owner: str | None = None,
+        set_values: Mapping[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        returning: Literal[False],
+    ) -> None: ...
+
+    @overload
+    async def transition(
+        self,
+        job_id: str,
+        target: JobState,
+        *,
+        sources: Iterable[JobState] | None = None,
+        lease_owner: str | None = None,
+        set_values: Mapping[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        returning: bool,
+    ) -> Job | None: ...
 
     async def transition(
         self,
@@ -138,15 +185,19 @@ class JobStore:
         lease_owner: str | None = None,
         set_values: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
-    ) -> Job:
+        returning: bool = True,
+    ) -> Job | None:
         """Move the job to `target` if it is in one of `sources` (and, with `lease_owner`,
-        still leased by it). Raise TransitionConflict with the current record otherwise."""
+        still leased by it). Raise TransitionConflict with the current record otherwise.
+        The new record is returned unless `returning=False`: DynamoDB then sends none
+        back and nothing is parsed (a worker's finish and heartbeats need none)."""
         update = _Update(target=target, set_values=set_values or {}, remove=tuple(remove))
         condition = update.states_in(sources if sources is not None else SOURCES[target])
         if lease_owner is not None:
             condition = f"({condition}) AND #lease_owner = {update.value(lease_owner)}"
             update.names["#lease_owner"] = "lease_owner"
-        return await self._transition(job_id, update, condition)
+        item = await self._transition(job_id, update, condition, returning=returning)
+        return _from_item(item) if returning else None
 
     async def claim(self, job_id: str, *, owner: str, lease_seconds: int, etag: str | None) -> Job:
         """Take the job for processing with a lease, counting the attempt. Claimable:
@@ -176,18 +227,25 @@ class JobStore:
                 f" OR (({update.states_in(TERMINAL - {JobState.CANCELLED})})"
                 f" AND #processed_etag <> {update.value(etag)})"
             )
-        return await self._transition(job_id, update, condition)
+        return _from_item(await self._transition(job_id, update, condition))
 
-    async def _transition(self, job_id: str, update: _Update, condition: str) -> Job:
+    async def _transition(
+        self, job_id: str, update: _Update, condition: str, *, returning: bool = True
+    ) -> dict[str, Any]:
         try:
-            return await self._apply(job_id, update, f"attribute_exists(job_id) AND ({condition})")
+            return await self._apply(
+                job_id, update, f"attribute_exists(job_id) AND ({condition})", returning=returning
+            )
         except _Conflict as conflict:
             if conflict.old is None:
                 raise JobNotFound(job_id) from None
             target = update.target.value if update.target else "?"
             raise TransitionConflict(job_id, target, conflict.old) from None
 
-    async def _apply(self, job_id: str, update: _Update, condition: str) -> Job:
+    async def _apply(
+        self, job_id: str, update: _Update, condition: str, *, returning: bool = True
+    ) -> dict[str, Any]:
+        """The new item as DynamoDB returns it (empty with `returning=False`)."""
         try:
             response = await self._client.update_item(
                 TableName=self._table,
@@ -196,7 +254,7 @@ class JobStore:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=update.names,
                 ExpressionAttributeValues=_to_item(update.values),
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_NEW" if returning else "NONE",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -204,7 +262,7 @@ class JobStore:
                 raise
             old: Any = dict(exc.response).get("Item")
             raise _Conflict(_from_item(old) if old else None) from None
-        return _from_item(response["Attributes"])
+        return dict(response.get("Attributes", {}))
 
 
 class _Conflict(Exception):

@@ -19,8 +19,13 @@ def _add_trace_ids(
     return event
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Route structlog and the stdlib (uvicorn, botocore) through one JSON renderer."""
+def configure_logging(level: str | None = None) -> None:
+    """Route structlog and the stdlib (uvicorn, botocore) through one JSON renderer, at
+    `level` (default: CHUTE_LOG_LEVEL, INFO)."""
+    if level is None:
+        from chute_core.settings import LogSettings, load
+
+        level = load(LogSettings).log_level
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_trace_ids,
@@ -29,7 +34,12 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Filter first: a disabled level then costs one comparison, not the chain.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

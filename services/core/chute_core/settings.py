@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BeforeValidator,
@@ -49,6 +49,14 @@ def _split_commas(value: object) -> object:
 # A list read from one variable as comma-separated items: CHUTE_X=a,b,c
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
 CommaInts = Annotated[list[int], NoDecode, BeforeValidator(_split_commas)]
+
+
+class LogSettings(BaseSettings):
+    """How much the services log (JSON lines on stdout)."""
+
+    model_config = _CONFIG
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 class AwsSettings(BaseSettings):
@@ -201,7 +209,7 @@ class WorkerSettings(BaseSettings):
     retry_max_seconds: Annotated[float, Field(gt=0, le=43200)] = 300.0
     worker_one_batch: bool = False  # receive one batch, finish it, exit (KEDA ScaledJob)
     queue_poll_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
-    delete_batch_wait_seconds: Annotated[float, Field(ge=0, le=1)] = 0.05
+    delete_batch_wait_seconds: Annotated[float, Field(ge=0, le=1)] = 0.25
 
 
 class DevSettings(BaseSettings):

@@ -20,34 +20,38 @@ MAX_BATCH = 10
 
 class DeleteBatcher:
     """`delete()` resolves once the message is deleted (or raises if it was not).
-    Deletes arriving within `wait` seconds of each other share one request."""
+    Deletes arriving within `wait` seconds of the first pending one share one request;
+    a full batch goes at once."""
 
     def __init__(self, sqs: SQSClient, queue_url: str, *, wait: float) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._wait = wait
-        self._pending: asyncio.Queue[tuple[str, asyncio.Future[None]]] = asyncio.Queue()
+        self._pending: list[tuple[str, asyncio.Future[None]]] = []
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def delete(self, receipt: str) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush_forever())
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._pending.put((receipt, done))
+        self._pending.append((receipt, done))
+        self._arrived.set()
+        if len(self._pending) >= MAX_BATCH:
+            self._full.set()
         await done
 
     async def _flush_forever(self) -> None:
         while True:
-            batch = [await self._pending.get()]
-            deadline = asyncio.get_running_loop().time() + self._wait
-            while len(batch) < MAX_BATCH:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._pending.get(), remaining))
-                except TimeoutError:
-                    break
+            await self._arrived.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self._wait)
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            if len(self._pending) < MAX_BATCH:
+                self._full.clear()
+            if not self._pending:
+                self._arrived.clear()
             await self._send(batch)
 
     async def _send(self, batch: list[tuple[str, asyncio.Future[None]]]) -> None:

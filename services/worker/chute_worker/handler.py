@@ -187,6 +187,10 @@ class JobRunner:
             )
         return await self._succeed(job, record, result, delivery, started)
 
+    def _notifies(self, job: Job) -> bool:
+        """A webhook goes out for this job: its terminal record must be read back."""
+        return self.webhooks is not None and self.webhooks.wants(job)
+
     def _observe_finished(self, job: Job, processor: str, outcome: str) -> None:
         metrics.JOBS_FINISHED.labels(processor=processor, outcome=outcome).inc()
         metrics.JOB_ATTEMPTS.observe(job.attempts)
@@ -217,12 +221,13 @@ class JobRunner:
                 lease_owner=self.worker_id,
                 set_values=values,
                 remove=LEASE_FIELDS,
+                returning=self._notifies(job),
             )
         except TransitionConflict as conflict:
             # Our lease lapsed and someone else took over: their result stands.
             return self._after_conflict(conflict.current, delivery)
         self._observe_finished(job, result.deciding, "succeeded")
-        if self.webhooks is not None:
+        if self.webhooks is not None and finished is not None:
             self.webhooks.schedule(finished)
         log.info(
             "job_succeeded",
@@ -264,12 +269,13 @@ class JobRunner:
                 lease_owner=self.worker_id,
                 set_values=values,
                 remove=LEASE_FIELDS,
+                returning=final and self._notifies(job),
             )
         except TransitionConflict as conflict:
             return self._after_conflict(conflict.current, delivery)
         if final:
             self._observe_finished(job, result.deciding, "failed")
-            if self.webhooks is not None:
+            if self.webhooks is not None and after is not None:
                 self.webhooks.schedule(after)
         else:
             metrics.JOB_RETRIES.labels(processor=result.deciding).inc()
@@ -297,6 +303,7 @@ class JobRunner:
                 sources={JobState.PROCESSING},
                 lease_owner=self.worker_id,
                 remove=LEASE_FIELDS,
+                returning=False,
             )
             log.info("job_released", job_id=job.job_id, tenant=job.tenant)
         except Exception as exc:

@@ -37,7 +37,6 @@ async def heartbeat(
 
     async def beat() -> None:
         while True:
-            await asyncio.sleep(interval)  # a schedule, not a wait for a condition
             until = iso(utcnow() + timedelta(seconds=visibility))
             try:
                 await extend_visibility(visibility)
@@ -47,6 +46,7 @@ async def heartbeat(
                     sources={JobState.PROCESSING},
                     lease_owner=owner,
                     set_values={"lease_expires_at": until},
+                    returning=False,
                 )
                 metrics.VISIBILITY_EXTENSIONS.inc()
             except TransitionConflict as conflict:
@@ -55,10 +55,18 @@ async def heartbeat(
                 return
             except Exception as exc:  # transient (network, throttling): beat again later
                 log.warning("heartbeat_failed", job_id=job_id, error=str(exc))
+            await asyncio.sleep(interval)  # a schedule, not a wait for a condition
 
-    task = asyncio.create_task(beat())
+    # Most jobs finish long before the first beat: a timer costs far less than a task
+    # per job, so the beating task only starts once a beat is due.
+    tasks: list[asyncio.Task[None]] = []
+    timer = asyncio.get_running_loop().call_later(
+        interval, lambda: tasks.append(asyncio.create_task(beat()))
+    )
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        timer.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -42,8 +42,12 @@ class WebhookSender:
         self._http = http
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def wants(self, job: Job) -> bool:
+        """Whether the job's terminal record will be delivered (so must be read back)."""
+        return bool(job.callback_url) and self._settings.webhook_secret is not None
+
     def schedule(self, job: Job) -> None:
-        if not job.callback_url or self._settings.webhook_secret is None:
+        if not self.wants(job) or not job.callback_url:
             return
         task = asyncio.create_task(self._deliver(job, job.callback_url))
         self._tasks.add(task)
