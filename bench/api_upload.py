@@ -3,25 +3,33 @@
 1,000 uploads of 64 KiB from 32 concurrent clients, repeated; CPU seconds of the
 server process from /proc (not wall time), requests/s, and the AWS requests each
 upload cost (from the server's own chute_aws_requests_total counters).
+
+chute runs as deployed: API-key authentication on every request and the per-tenant
+rate limiter on (with a budget this load never exhausts), so their cost is counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.harness import Stat, chute_env, cpu_seconds, free_port, moto, pipeline, process
+from chute_core.api_keys import hash_key, new_key
 
 UPLOADS = int(os.environ.get("BENCH_UPLOADS", "1000"))
 CLIENTS = 32
 BODY = os.urandom(64 * 1024)
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+API_KEY = new_key()
 SAMPLE = re.compile(r'^chute_aws_requests_total\{operation="\w+",service="[\w-]+"\} (\S+)$')
 
 
@@ -36,7 +44,10 @@ async def drive(url: str, path: str, count: int) -> float:
     for i in range(count):
         queue.put_nowait(i)
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {API_KEY}"}  # the baseline ignores it
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=60, headers=headers
+    ) as client:
 
         async def one_client() -> None:
             while not queue.empty():
@@ -59,9 +70,21 @@ def measure(url: str, pid: int, path: str) -> tuple[float, float, float]:
     return cpu * 1000 / UPLOADS, UPLOADS / wall, (aws_requests(url) - aws0) / UPLOADS
 
 
+def as_deployed(env: dict[str, str], keys_file: Path) -> dict[str, str]:
+    """chute's env with authentication and rate limits on, as in production."""
+    keys_file.write_text(json.dumps({"default": [hash_key(API_KEY)]}))
+    return {
+        **env,
+        "CHUTE_AUTH": "keys",
+        "CHUTE_API_KEYS_FILE": str(keys_file),
+        "CHUTE_RATE_UPLOADS_PER_SECOND": "100000",
+        "CHUTE_RATE_UPLOADS_BURST": "100000",
+    }
+
+
 def run() -> list[dict[str, Any]]:
     results: dict[str, list[tuple[float, float, float]]] = {"chute": [], "baseline": []}
-    with moto() as aws_server:
+    with moto() as aws_server, tempfile.TemporaryDirectory() as tmp:
         for _ in range(REPEATS):
             for name in ("baseline", "chute"):  # same moto, alternating, fresh resources
                 with pipeline(aws_server.url) as (aws, settings):
@@ -69,6 +92,7 @@ def run() -> list[dict[str, Any]]:
                     env = chute_env(aws, settings)
                     if name == "chute":
                         argv = [sys.executable, "-m", "chute_core", "api"]
+                        env = as_deployed(env, Path(tmp) / "api-keys.json")
                         env["CHUTE_API_PORT"] = str(port)
                         path = "/v1/uploads"
                     else:
@@ -81,7 +105,8 @@ def run() -> list[dict[str, Any]]:
         cpu, rate, aws = (Stat.of([s[i] for s in samples]) for i in range(3))
         rows.append(
             {
-                "benchmark": f"api upload 64 KiB x{UPLOADS}, {CLIENTS} clients: {name}",
+                "benchmark": f"api upload 64 KiB x{UPLOADS}, {CLIENTS} clients: {name}"
+                + (" (API keys, rate limits on)" if name == "chute" else ""),
                 "cpu_s_per_1000": cpu.median,
                 "cpu_spread": cpu.spread,
                 "uploads_per_s": rate.median,

@@ -47,7 +47,8 @@ class Runtime:
     read_limit: RateLimiter
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, per request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 

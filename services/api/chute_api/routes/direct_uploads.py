@@ -21,6 +21,7 @@ from chute_api.errors import BadUpload, UnsupportedUploadType, UploadTooLarge
 from chute_api.filenames import sanitize_filename
 from chute_api.idempotency import MAX_KEY_LENGTH, Replay, fingerprint
 from chute_api.problems import PROBLEM_RESPONSES
+from chute_api.routes.jobs import status_url
 from chute_api.routes.uploads import check_callback, chosen_processors
 from chute_core.content_types import matches
 from chute_core.events import deadline_message
@@ -181,7 +182,7 @@ async def _presign(
     answer = PresignedUpload(
         job_id=job_id,
         state=job.state,
-        status_url=str(request.url_for("get_job", job_id=job_id)),
+        status_url=status_url(request, job_id),
         expires_at=iso(deadline),
         method="POST" if use_post else "PUT",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
 from chute_api.deps import ReadTenantDep, RuntimeDep, UploadTenantDep
@@ -13,9 +13,16 @@ from chute_api.problems import PROBLEM_RESPONSES
 from chute_core.errors import TransitionConflict
 from chute_core.jobs import Job, JobState, iso, utcnow
 
-__all__ = ["router"]
+__all__ = ["router", "status_url"]
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+PREFIX = "/v1/jobs"
+router = APIRouter(prefix=PREFIX, tags=["jobs"])
+
+
+def status_url(request: Request, job_id: str) -> str:
+    """The job's absolute URL: what `request.url_for("get_job", ...)` answers, without
+    walking every route (Starlette tries each and raises for each miss)."""
+    return f"{str(request.base_url).rstrip('/')}{PREFIX}/{job_id}"
 
 
 class JobPage(BaseModel):

@@ -21,6 +21,7 @@ from chute_api.idempotency import (
 )
 from chute_api.ingest import Upload, ingest
 from chute_api.problems import PROBLEM_RESPONSES
+from chute_api.routes.jobs import status_url
 from chute_core.jobs import JobState
 from chute_core.settings import WebhookSettings
 from chute_core.webhooks import UnsafeCallback, check_callback_url, resolve_safely
@@ -168,15 +169,15 @@ async def create_upload(
         if reservation is not None:  # nothing to replay: the key may be used again
             await asyncio.shield(runtime.idempotency.release(reservation))
         raise
-    status_url = str(request.url_for("get_job", job_id=job.job_id))
-    response.headers["Location"] = status_url
-    accepted = UploadAccepted(job_id=job.job_id, state=job.state, status_url=status_url)
+    location = status_url(request, job.job_id)
+    response.headers["Location"] = location
+    accepted = UploadAccepted(job_id=job.job_id, state=job.state, status_url=location)
     if reservation is not None:
         await runtime.idempotency.finish(
             reservation,
             status=202,
             body=accepted.model_dump(mode="json"),
-            headers={"Location": status_url},
+            headers={"Location": location},
             body_sha256=job.sha256,
         )
     return accepted
