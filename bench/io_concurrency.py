@@ -1,17 +1,18 @@
 """I/O-bound concurrency: a processor that awaits 200 ms per job, at concurrency C.
 
 The bound is C / 0.2 s jobs/s until moto becomes the limit: then it is moto's own
-capacity (measured in this run) divided by the AWS requests each job makes. Also
-the synchronous boto3 worker with the same 200 ms, for the 5x comparison at C=32."""
+capacity for a job's requests (measured in this run, on the same backlog, with no
+worker in between: bench.moto_capacity.job_requests) divided by the AWS requests each
+chute job makes. Also the synchronous boto3 worker with the same 200 ms, for the 5x
+comparison at C=32."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
-from bench.harness import Stat, moto, pipeline
-from bench.moto_capacity import hammer
+from bench.harness import Stat, moto
+from bench.moto_capacity import job_capacity
 from bench.worker_jobs import measure
 
 WAIT = 0.2
@@ -23,12 +24,12 @@ def run() -> list[dict[str, Any]]:
     rows = []
     env = {"BENCH_PROCESSOR_SECONDS": str(WAIT)}
     with moto() as server:
-        with pipeline(server.url) as (aws, settings):
-            capacity = asyncio.run(hammer(aws, settings.bucket))
         sync_rates = [measure("sync", server.url, jobs=40, env=env)[1] for _ in range(REPEATS)]
         sync = Stat.of(sync_rates).median
         for level in LEVELS:
             jobs = max(100, level * 8)
+            # moto's receive walks the whole backlog: measure its capacity on the same one.
+            capacity = Stat.of([job_capacity(server.url, jobs)[1] for _ in range(REPEATS)])
             runs = [
                 measure(
                     "chute",
@@ -40,7 +41,7 @@ def run() -> list[dict[str, Any]]:
             ]
             rate = Stat.of([r[1] for r in runs])
             per_job = Stat.of([r[2] for r in runs if r[2] is not None]).median
-            moto_bound = capacity / per_job
+            moto_bound = capacity.median / per_job
             bound = min(level / WAIT, moto_bound)
             rows.append(
                 {
@@ -48,6 +49,7 @@ def run() -> list[dict[str, Any]]:
                     "jobs_per_s": rate.median,
                     "spread": rate.spread,
                     "of_c_over_0.2s": rate.median / (level / WAIT),
+                    "moto_requests_per_s": capacity.median,
                     "moto_bound_jobs_per_s": moto_bound,
                     "of_bound": rate.median / bound,
                     "limited_by": "moto" if moto_bound < level / WAIT else "concurrency",

@@ -78,9 +78,9 @@ def start(variant: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str
     if variant == "chute":
         port = free_port()
         env = {
+            "CHUTE_WORKER_CONCURRENCY": "32",  # unless the caller sets its own
             **env,
             "CHUTE_WORKER_HEALTH_PORT": str(port),
-            "CHUTE_WORKER_CONCURRENCY": "32",
             "CHUTE_WORKER_ROUTES": json.dumps({"*/*": ["bench.noop:Noop"]}),
         }
         proc = subprocess.Popen(

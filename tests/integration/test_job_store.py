@@ -93,11 +93,14 @@ async def test_terminal_job_is_reclaimed_only_for_a_different_object(store: JobS
 
 
 @pytest.mark.asyncio
-async def test_unknown_job_is_not_found(store: JobStore) -> None:
+async def test_unknown_job_is_not_found_and_no_transition_creates_it(store: JobStore) -> None:
+    unknown = new_job_id()
     with pytest.raises(JobNotFound):
-        await store.claim(new_job_id(), owner="w", lease_seconds=60, etag=None)
+        await store.claim(unknown, owner="w", lease_seconds=60, etag=None)
     with pytest.raises(JobNotFound):
-        await store.get(new_job_id())
+        await store.transition(unknown, JobState.SUCCEEDED, returning=False)
+    with pytest.raises(JobNotFound):
+        await store.get(unknown)
 
 
 @pytest.mark.asyncio

@@ -233,9 +233,9 @@ class JobStore:
         self, job_id: str, update: _Update, condition: str, *, returning: bool = True
     ) -> dict[str, Any]:
         try:
-            return await self._apply(
-                job_id, update, f"attribute_exists(job_id) AND ({condition})", returning=returning
-            )
+            # Every transition's condition names the current state, which a missing item
+            # does not have: it fails the check rather than creating an item.
+            return await self._apply(job_id, update, condition, returning=returning)
         except _Conflict as conflict:
             if conflict.old is None:
                 raise JobNotFound(job_id) from None
@@ -314,8 +314,8 @@ class _Update:
         self._sets.append(f"{self.name(attr)} = {self.value(value)}")
 
     def states_in(self, states: Iterable[JobState]) -> str:
-        refs = ", ".join(self.value(s.value) for s in sorted(states))
-        return f"#state IN ({refs})"
+        refs = [self.value(s.value) for s in sorted(states)]
+        return f"#state = {refs[0]}" if len(refs) == 1 else f"#state IN ({', '.join(refs)})"
 
     def expression(self) -> str:
         text = "SET " + ", ".join(self._sets)

@@ -79,7 +79,10 @@ class Worker:
             "QueueUrl"
         ]
         self._deletes = DeleteBatcher(
-            self._sqs, self._queue_url, wait=self._settings.delete_batch_wait_seconds
+            self._sqs,
+            self._queue_url,
+            wait=self._settings.delete_batch_wait_seconds,
+            in_flight=lambda: len(self._tasks),
         )
 
     async def _receive(self, free: int) -> list[MessageTypeDef]:
@@ -218,10 +221,16 @@ class Worker:
                     },
                 )
             if decision.action in (Action.DELETE, Action.DEAD_LETTER):
+                # The slot stays taken until the message is gone: the worker never holds
+                # more messages than its concurrency.
                 assert self._deletes is not None
                 await self._deletes.delete(message["ReceiptHandle"])
             elif decision.visibility is not None:
                 await self._set_visibility(message, decision.visibility)
         except Exception as exc:
-            # The message will simply come back; the job record's conditions keep it safe.
-            log.warning("message_ack_failed", message_id=message["MessageId"], error=str(exc))
+            _log_ack_failure(message, exc)
+
+
+def _log_ack_failure(message: MessageTypeDef, exc: BaseException) -> None:
+    # The message will simply come back; the job record's conditions keep it safe.
+    log.warning("message_ack_failed", message_id=message["MessageId"], error=str(exc))

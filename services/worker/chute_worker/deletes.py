@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chute_core.logs import get_logger
@@ -19,38 +20,63 @@ MAX_BATCH = 10
 
 
 class DeleteBatcher:
-    """`delete()` resolves once the message is deleted (or raises if it was not).
-    Deletes arriving within `wait` seconds of the first pending one share one request;
-    a full batch goes at once."""
+    """`submit()` queues a receipt and returns a future that resolves once the message
+    is deleted (or fails if it was not). Receipts submitted within `wait` seconds of the
+    first pending one share one request. A batch goes at once when it is full, or when
+    every message in flight (`in_flight()`, counting the ones waiting here) waits for
+    its delete: nothing else could join it. `close()` sends whatever is still pending
+    before it returns."""
 
-    def __init__(self, sqs: SQSClient, queue_url: str, *, wait: float) -> None:
+    def __init__(
+        self,
+        sqs: SQSClient,
+        queue_url: str,
+        *,
+        wait: float,
+        in_flight: Callable[[], int] = lambda: MAX_BATCH,
+    ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._wait = wait
+        self._in_flight = in_flight
         self._pending: list[tuple[str, asyncio.Future[None]]] = []
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
 
-    async def delete(self, receipt: str) -> None:
+    def submit(self, receipt: str) -> asyncio.Future[None]:
+        if self._closing:
+            raise RuntimeError("the delete batcher is closed")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush_forever())
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((receipt, done))
         self._arrived.set()
-        if len(self._pending) >= MAX_BATCH:
+        if self._ready():
             self._full.set()
-        await done
+        return done
+
+    def _ready(self) -> bool:
+        """A full batch, or every message in flight is waiting here."""
+        pending = len(self._pending)
+        return pending > 0 and pending >= min(MAX_BATCH, self._in_flight())
+
+    async def delete(self, receipt: str) -> None:
+        await self.submit(receipt)
 
     async def _flush_forever(self) -> None:
         while True:
             await self._arrived.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self._wait)
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            if len(self._pending) < MAX_BATCH:
-                self._full.clear()
+            if not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._wait)
             if not self._pending:
+                return  # closing, and everything has been sent
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            if not self._ready():
+                self._full.clear()
+            if not self._pending and not self._closing:
                 self._arrived.clear()
             await self._send(batch)
 
@@ -77,8 +103,9 @@ class DeleteBatcher:
                 done.set_result(None)
 
     async def close(self) -> None:
+        """Send what is pending without waiting for fuller batches, then stop."""
+        self._closing = True
+        self._arrived.set()
+        self._full.set()
         if self._task is not None:
-            # Deletes already awaited have been sent; nothing else can be pending.
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task

@@ -1,0 +1,64 @@
+"""The local AWS's SQS speed-ups answer exactly what moto itself answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sqs.models import SQSBackend, sqs_backends
+
+from chute_core.local_aws import compute_queue_attributes_once
+
+
+@pytest.fixture
+def patched() -> Iterator[None]:
+    originals = (
+        SQSBackend.get_queue_attributes,
+        SQSBackend.is_message_valid_based_on_retention_period,
+    )
+    compute_queue_attributes_once()
+    try:
+        yield
+    finally:
+        (
+            SQSBackend.get_queue_attributes,
+            SQSBackend.is_message_valid_based_on_retention_period,
+        ) = originals
+
+
+@mock_aws
+def test_queue_attributes_once_answers_like_moto(
+    patched: None,
+) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "120"})["QueueUrl"]
+    for i in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    assert len(received) == 2  # the retention check keeps messages younger than 120 s
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    patched = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    everything = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert patched == {
+        "ApproximateNumberOfMessages": "3",
+        "ApproximateNumberOfMessagesNotVisible": "2",
+    }
+    assert everything["MessageRetentionPeriod"] == "120"
+    with pytest.raises(sqs.exceptions.ClientError, match="InvalidAttributeName"):
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["NoSuchAttribute"])
+
+
+@mock_aws
+def test_receive_skips_messages_past_their_retention(
+    patched: None,
+) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="old", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="stale")
+    queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues["old"]
+    for message in queue._messages:
+        message.sent_timestamp -= 61_000  # sent 61 s ago: past the 60 s retention
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
