@@ -25,7 +25,7 @@ from chute_core.aws import open_clients, sync_client
 from chute_core.settings import AwsSettings, PipelineSettings
 
 aws, pipeline = AwsSettings(), PipelineSettings()
-CONCURRENCY = 32
+CONCURRENCY = int(os.environ.get("CHUTE_WORKER_CONCURRENCY", "32"))
 PROCESSOR_SECONDS = float(os.environ.get("BENCH_PROCESSOR_SECONDS", "0"))
 
 
@@ -69,6 +69,8 @@ async def minimal() -> None:
                 },
                 **CLAIM,
             )
+            if PROCESSOR_SECONDS:
+                await asyncio.sleep(PROCESSOR_SECONDS)  # the same processor wait
             await c.dynamodb.update_item(
                 TableName=pipeline.table,
                 Key=key,

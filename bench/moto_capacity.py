@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.harness import Stat, moto, pipeline
 from chute_core.aws import open_clients
+from chute_core.errors import TransitionConflict
 from chute_core.events import ObjectCreated, parse_body
 from chute_core.job_store import JobStore
 from chute_core.jobs import JobState
@@ -60,9 +61,14 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
         done = requests = 0
         finished = 0.0
 
-        async def one(record: ObjectCreated) -> None:
+        async def one(record: ObjectCreated) -> bool:
+            """Claim and finish; False for a duplicate delivery (SQS is at-least-once,
+            and moto's threads can hand one message to two concurrent receives)."""
             job_id = keys.parse_incoming(record.key)[1]
-            await store.claim(job_id, owner="bench", lease_seconds=60, etag=record.etag)
+            try:
+                await store.claim(job_id, owner="bench", lease_seconds=60, etag=record.etag)
+            except TransitionConflict:
+                return False
             await store.transition(
                 job_id,
                 JobState.SUCCEEDED,
@@ -71,6 +77,7 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
                 remove=("lease_owner", "lease_expires_at"),
                 returning=False,
             )
+            return True
 
         async def task() -> None:
             nonlocal done, requests, finished
@@ -85,9 +92,11 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
                 for message in messages:
                     parsed = parse_body(message["Body"])
                     for record in parsed if isinstance(parsed, list) else []:
-                        await one(record)
-                        done += 1
                         requests += 2
+                        if not await one(record):
+                            requests -= 1  # the claim only
+                            continue
+                        done += 1
                         if done == jobs:
                             finished = time.monotonic()  # not the idle polls after it
                 await sqs.delete_message_batch(
