@@ -36,6 +36,7 @@ def run() -> list[dict[str, Any]]:
         ):  # fmt: skip
             test = LoadTest(
                 api_url=api.url,
+                headers={},  # the benchmark API runs with CHUTE_AUTH=none
                 metrics_url=f"{worker.url}/metrics",
                 count=int(RATE * SECONDS),
                 sizes=[64 * 1024],
