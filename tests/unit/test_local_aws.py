@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -29,20 +30,23 @@ def patched() -> Iterator[None]:
         ) = originals
 
 
-@mock_aws
-def test_queue_attributes_once_answers_like_moto(
-    patched: None,
-) -> None:
+def make_queue(name: str, retention_seconds: int) -> tuple[Any, str]:
     sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "120"})["QueueUrl"]
+    attributes = {"MessageRetentionPeriod": str(retention_seconds)}
+    return sqs, sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+
+
+@mock_aws
+def test_queue_attributes_once_answers_like_moto(patched: None) -> None:
+    sqs, url = make_queue("q", retention_seconds=120)
     for i in range(5):
         sqs.send_message(QueueUrl=url, MessageBody=str(i))
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
     assert len(received) == 2  # the retention check keeps messages younger than 120 s
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    patched = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    named = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
     everything = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert patched == {
+    assert named == {
         "ApproximateNumberOfMessages": "3",
         "ApproximateNumberOfMessagesNotVisible": "2",
     }
@@ -52,11 +56,8 @@ def test_queue_attributes_once_answers_like_moto(
 
 
 @mock_aws
-def test_receive_skips_messages_past_their_retention(
-    patched: None,
-) -> None:
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.create_queue(QueueName="old", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+def test_receive_skips_messages_past_their_retention(patched: None) -> None:
+    sqs, url = make_queue("old", retention_seconds=60)
     sqs.send_message(QueueUrl=url, MessageBody="stale")
     queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues["old"]
     for message in queue._messages:

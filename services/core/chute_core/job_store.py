@@ -160,19 +160,6 @@ class JobStore:
         lease_owner: str | None = None,
         set_values: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
-        returning: Literal[False],
-    ) -> None: ...
-
-    @overload
-    async def transition(
-        self,
-        job_id: str,
-        target: JobState,
-        *,
-        sources: Iterable[JobState] | None = None,
-        lease_owner: str | None = None,
-        set_values: Mapping[str, Any] | None = None,
-        remove: Iterable[str] = (),
         returning: bool,
     ) -> Job | None: ...
 

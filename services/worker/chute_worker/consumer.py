@@ -228,9 +228,5 @@ class Worker:
             elif decision.visibility is not None:
                 await self._set_visibility(message, decision.visibility)
         except Exception as exc:
-            _log_ack_failure(message, exc)
-
-
-def _log_ack_failure(message: MessageTypeDef, exc: BaseException) -> None:
-    # The message will simply come back; the job record's conditions keep it safe.
-    log.warning("message_ack_failed", message_id=message["MessageId"], error=str(exc))
+            # The message will simply come back; the job record's conditions keep it safe.
+            log.warning("message_ack_failed", message_id=message["MessageId"], error=str(exc))

@@ -20,12 +20,11 @@ MAX_BATCH = 10
 
 
 class DeleteBatcher:
-    """`submit()` queues a receipt and returns a future that resolves once the message
-    is deleted (or fails if it was not). Receipts submitted within `wait` seconds of the
-    first pending one share one request. A batch goes at once when it is full, or when
-    every message in flight (`in_flight()`, counting the ones waiting here) waits for
-    its delete: nothing else could join it. `close()` sends whatever is still pending
-    before it returns."""
+    """`delete()` resolves once the message is deleted (or raises if it was not).
+    Deletes arriving within `wait` seconds of the first pending one share one request.
+    A batch goes at once when it is full, or when every message in flight
+    (`in_flight()`, counting the ones waiting here) waits for its delete: nothing else
+    could join it. `close()` sends whatever is still pending before it returns."""
 
     def __init__(
         self,
@@ -45,7 +44,7 @@ class DeleteBatcher:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
-    def submit(self, receipt: str) -> asyncio.Future[None]:
+    async def delete(self, receipt: str) -> None:
         if self._closing:
             raise RuntimeError("the delete batcher is closed")
         if self._task is None or self._task.done():
@@ -55,15 +54,12 @@ class DeleteBatcher:
         self._arrived.set()
         if self._ready():
             self._full.set()
-        return done
+        await done
 
     def _ready(self) -> bool:
         """A full batch, or every message in flight is waiting here."""
         pending = len(self._pending)
         return pending > 0 and pending >= min(MAX_BATCH, self._in_flight())
-
-    async def delete(self, receipt: str) -> None:
-        await self.submit(receipt)
 
     async def _flush_forever(self) -> None:
         while True:

@@ -189,7 +189,7 @@ class JobRunner:
 
     def _notifies(self, job: Job) -> bool:
         """A webhook goes out for this job: its terminal record must be read back."""
-        return self.webhooks is not None and self.webhooks.wants(job)
+        return self.webhooks is not None and bool(self.webhooks.target(job))
 
     def _observe_finished(self, job: Job, processor: str, outcome: str) -> None:
         metrics.JOBS_FINISHED.labels(processor=processor, outcome=outcome).inc()

@@ -42,14 +42,16 @@ class WebhookSender:
         self._http = http
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def wants(self, job: Job) -> bool:
-        """Whether the job's terminal record will be delivered (so must be read back)."""
-        return bool(job.callback_url) and self._settings.webhook_secret is not None
+    def target(self, job: Job) -> str | None:
+        """Where the job's terminal record will be delivered (so it must be read back),
+        or None."""
+        return job.callback_url if self._settings.webhook_secret is not None else None
 
     def schedule(self, job: Job) -> None:
-        if not self.wants(job) or not job.callback_url:
+        url = self.target(job)
+        if not url:
             return
-        task = asyncio.create_task(self._deliver(job, job.callback_url))
+        task = asyncio.create_task(self._deliver(job, url))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
