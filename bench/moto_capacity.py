@@ -23,6 +23,7 @@ from chute_core.events import ObjectCreated, parse_body
 from chute_core.job_store import JobStore
 from chute_core.jobs import JobState
 from chute_core.keys import ObjectKeys
+from chute_core.metrics import AWS_REQUESTS
 
 SECONDS = float(os.environ.get("BENCH_MOTO_SECONDS", "5"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -50,6 +51,16 @@ async def hammer(aws: Any, bucket: str) -> float:
         return done / (time.monotonic() - started)
 
 
+def aws_requests() -> float:
+    """AWS requests this process has sent so far (open_clients counts every one)."""
+    return sum(
+        sample.value
+        for metric in AWS_REQUESTS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
 async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float]:
     """(jobs/s, requests/s) for `jobs` preloaded jobs, each claimed and finished with
     chute's own requests from 32 tasks: moto's capacity for what a job costs it."""
@@ -58,8 +69,9 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
         sqs, store = clients.sqs, JobStore(clients.dynamodb, settings.table)
         url = (await sqs.get_queue_url(QueueName=settings.queue))["QueueUrl"]
         keys = ObjectKeys.from_settings(settings)
-        done = requests = 0
+        done = 0
         finished = 0.0
+        requests_before, requests_at_end = aws_requests(), 0.0
 
         async def one(record: ObjectCreated) -> bool:
             """Claim and finish; False for a duplicate delivery (SQS is at-least-once,
@@ -80,25 +92,22 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
             return True
 
         async def task() -> None:
-            nonlocal done, requests, finished
+            nonlocal done, finished, requests_at_end
             while done < jobs:
                 got = await sqs.receive_message(
                     QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
                 )
                 messages = got.get("Messages", [])
-                requests += 1
                 if not messages:
                     continue
                 for message in messages:
                     parsed = parse_body(message["Body"])
                     for record in parsed if isinstance(parsed, list) else []:
-                        requests += 2
                         if not await one(record):
-                            requests -= 1  # the claim only
                             continue
                         done += 1
-                        if done == jobs:
-                            finished = time.monotonic()  # not the idle polls after it
+                        if done == jobs:  # not the idle polls after it
+                            finished, requests_at_end = time.monotonic(), aws_requests()
                 await sqs.delete_message_batch(
                     QueueUrl=url,
                     Entries=[
@@ -106,11 +115,11 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
                         for i, m in enumerate(messages)
                     ],
                 )
-                requests += 1
 
         started = time.monotonic()
         await asyncio.gather(*(task() for _ in range(32)))
         seconds = (finished or time.monotonic()) - started
+        requests = (requests_at_end or aws_requests()) - requests_before
         return done / seconds, requests / seconds
 
 
