@@ -6,7 +6,9 @@ minimal: the floor for chute's semantics: batched receive, one conditional claim
     one conditional finish, batched delete, concurrent (aiobotocore).
 sync:    what many users write first: boto3, one message at a time.
 bare:    receive -> batched delete, nothing else: the transport floor.
-Each prints "ready" once its clients exist and runs until SIGTERM.
+Each prints "ready" once its clients exist and runs until SIGTERM; on SIGUSR1 it
+prints "requests N", the AWS requests it has sent so far (chute's own counter, which
+every client here is instrumented with).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from chute_core.aws import open_clients, sync_client
+from chute_core.metrics import AWS_REQUESTS, instrument_client
 from chute_core.settings import AwsSettings, PipelineSettings
 
 aws, pipeline = AwsSettings(), PipelineSettings()
@@ -114,6 +117,8 @@ async def minimal() -> None:
 
 def sync() -> None:
     sqs, ddb = sync_client("sqs", aws), sync_client("dynamodb", aws)
+    for client in (sqs, ddb):
+        instrument_client(client)
     url = sqs.get_queue_url(QueueName=pipeline.queue)["QueueUrl"]
     print("ready", flush=True)
     while True:
@@ -162,8 +167,19 @@ async def bare() -> None:
                 )
 
 
+def report_requests(*_: Any) -> None:
+    sent = sum(
+        sample.value
+        for metric in AWS_REQUESTS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+    print(f"requests {sent:.0f}", flush=True)
+
+
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGUSR1, report_requests)
     kind = sys.argv[1]
     if kind == "sync":
         sync()

@@ -4,7 +4,9 @@ The bound is C / 0.2 s jobs/s until moto becomes the limit: then it is moto's ow
 capacity for a job's requests (measured in this run, on the same backlog, with no
 worker in between: bench.moto_capacity.job_requests) divided by the AWS requests each
 chute job makes. Also the synchronous boto3 worker with the same 200 ms, for the 5x
-comparison at C=32."""
+comparison at C=32, and the minimal same-semantics worker at each C: how far the
+semantics themselves (receive, claim, process, finish, delete, in series per message,
+never more messages held than free slots) get on this moto."""
 
 from __future__ import annotations
 
@@ -40,7 +42,18 @@ def run() -> list[dict[str, Any]]:
                 for _ in range(REPEATS)
             ]
             rate = Stat.of([r[1] for r in runs])
-            per_job = Stat.of([r[2] for r in runs if r[2] is not None]).median
+            minimal = Stat.of(
+                [
+                    measure(
+                        "minimal",
+                        server.url,
+                        jobs=jobs,
+                        env={**env, "CHUTE_WORKER_CONCURRENCY": str(level)},
+                    )[1]
+                    for _ in range(REPEATS)
+                ]
+            )
+            per_job = Stat.of([r[2] for r in runs]).median
             moto_bound = capacity.median / per_job
             bound = min(level / WAIT, moto_bound)
             rows.append(
@@ -55,6 +68,8 @@ def run() -> list[dict[str, Any]]:
                     "limited_by": "moto" if moto_bound < level / WAIT else "concurrency",
                     "aws_requests_per_job": per_job,
                     "x_sync_boto3": rate.median / sync,
+                    "minimal_jobs_per_s": minimal.median,
+                    "minimal_of_c_over_0.2s": minimal.median / (level / WAIT),
                 }
             )
     rows.append({"benchmark": "io-bound 200 ms, sync boto3 worker", "jobs_per_s": sync})

@@ -49,6 +49,7 @@ def botocore_config(aws: AwsSettings) -> Config:
         max_pool_connections=aws.aws_max_pool_connections,
         connect_timeout=5,
         read_timeout=30,
+        parameter_validation=False,
     )
 
 
