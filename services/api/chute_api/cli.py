@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
             host=settings.api_host,
             port=settings.api_port,
             log_config=None,
+            loop="uvloop",
             proxy_headers=True,
             timeout_graceful_shutdown=10,
         )

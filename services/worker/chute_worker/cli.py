@@ -42,6 +42,8 @@ def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker_command() -> None:
         """Consume the queue until SIGINT/SIGTERM, then drain within the grace period."""
+        import uvloop
+
         from chute_core.logs import configure_logging
         from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings, load
         from chute_core.tracing import configure_tracing
@@ -50,7 +52,9 @@ def register(app: typer.Typer) -> None:
         aws, pipeline, settings = load(AwsSettings), load(PipelineSettings), load(WorkerSettings)
         configure_logging()
         configure_tracing("worker")
-        asyncio.run(main(aws=aws, pipeline=pipeline, settings=settings))
+        # uvloop: the per-request socket and callback work of aiobotocore and aiohttp in C
+        # (no-op worker: 8.7 -> 6.9 ms CPU per job, bench/worker_jobs.py).
+        uvloop.run(main(aws=aws, pipeline=pipeline, settings=settings))
 
     dlq_app = typer.Typer(help="Inspect and recover dead-lettered messages.", no_args_is_help=True)
     app.add_typer(dlq_app, name="dlq")
