@@ -45,30 +45,22 @@ def configure_logging(level: str | None = None) -> None:
 
         level = load(LogSettings).log_level
     numeric = logging.getLevelNamesMapping()[level.upper()]
-    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        _add_trace_ids,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     render = structlog.processors.JSONRenderer()
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            _add_trace_ids,
-            structlog.processors.add_log_level,
-            structlog.stdlib.add_logger_name,
-            stamp,
-            structlog.processors.format_exc_info,
-            render,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, render],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=_writer,
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[
-            structlog.contextvars.merge_contextvars,
-            _add_trace_ids,
-            structlog.stdlib.add_log_level,
-            structlog.stdlib.add_logger_name,
-            stamp,
-        ],
+        foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,

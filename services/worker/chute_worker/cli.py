@@ -52,8 +52,8 @@ def register(app: typer.Typer) -> None:
         aws, pipeline, settings = load(AwsSettings), load(PipelineSettings), load(WorkerSettings)
         configure_logging()
         configure_tracing("worker")
-        # uvloop: the per-request socket and callback work of aiobotocore and aiohttp in C
-        # (no-op worker: 8.7 -> 6.9 ms CPU per job, bench/worker_jobs.py).
+        # uvloop: the event loop's socket and callback work in C; aiobotocore does plenty
+        # of both for every AWS request (README, Performance: worker CPU per job).
         uvloop.run(main(aws=aws, pipeline=pipeline, settings=settings))
 
     dlq_app = typer.Typer(help="Inspect and recover dead-lettered messages.", no_args_is_help=True)
