@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -22,7 +21,16 @@ from typing import Any
 
 import httpx
 
-from bench.harness import Stat, chute_env, cpu_seconds, free_port, moto, pipeline, process
+from bench.harness import (
+    Stat,
+    chute_env,
+    cpu_seconds,
+    free_port,
+    moto,
+    pipeline,
+    process,
+    scraped_aws_requests,
+)
 from chute_core.api_keys import hash_key, new_key
 
 UPLOADS = int(os.environ.get("BENCH_UPLOADS", "1000"))
@@ -30,12 +38,6 @@ CLIENTS = 32
 BODY = os.urandom(64 * 1024)
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 API_KEY = new_key()
-SAMPLE = re.compile(r'^chute_aws_requests_total\{operation="\w+",service="[\w-]+"\} (\S+)$')
-
-
-def aws_requests(url: str) -> float:
-    text = httpx.get(f"{url}/metrics").text
-    return sum(float(m.group(1)) for line in text.splitlines() if (m := SAMPLE.match(line)))
 
 
 async def drive(url: str, path: str, count: int) -> float:
@@ -64,10 +66,10 @@ async def drive(url: str, path: str, count: int) -> float:
 
 def measure(url: str, pid: int, path: str) -> tuple[float, float, float]:
     asyncio.run(drive(url, path, 50))  # warm-up: imports, pools, caches
-    cpu0, aws0 = cpu_seconds(pid), aws_requests(url)
+    cpu0, aws0 = cpu_seconds(pid), scraped_aws_requests(url)
     wall = asyncio.run(drive(url, path, UPLOADS))
     cpu = cpu_seconds(pid) - cpu0
-    return cpu * 1000 / UPLOADS, UPLOADS / wall, (aws_requests(url) - aws0) / UPLOADS
+    return cpu * 1000 / UPLOADS, UPLOADS / wall, (scraped_aws_requests(url) - aws0) / UPLOADS
 
 
 def as_deployed(env: dict[str, str], keys_file: Path) -> dict[str, str]:

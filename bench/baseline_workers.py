@@ -23,8 +23,9 @@ from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import unquote_plus
 
+from bench.harness import aws_requests_sent
 from chute_core.aws import open_clients, sync_client
-from chute_core.metrics import AWS_REQUESTS, instrument_client
+from chute_core.metrics import instrument_client
 from chute_core.settings import AwsSettings, PipelineSettings
 
 aws, pipeline = AwsSettings(), PipelineSettings()
@@ -168,13 +169,7 @@ async def bare() -> None:
 
 
 def report_requests(*_: Any) -> None:
-    sent = sum(
-        sample.value
-        for metric in AWS_REQUESTS.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total")
-    )
-    print(f"requests {sent:.0f}", flush=True)
+    print(f"requests {aws_requests_sent():.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ resources, CPU time of a process from /proc, and statistics over repeated runs."
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -14,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from chute_core.bootstrap import bootstrap
 from chute_core.child_processes import stop_process, wait_healthy
+from chute_core.metrics import AWS_REQUESTS
 from chute_core.settings import AwsSettings, PipelineSettings
 from chute_core.teardown import teardown
 
@@ -119,3 +123,26 @@ class Stat:
 
     def __str__(self) -> str:
         return f"{self.median:.4g} ±{self.spread * 50:.0f}%"
+
+
+AWS_REQUESTS_SAMPLE = re.compile(
+    r'^chute_aws_requests_total\{operation="\w+",service="[\w-]+"\} (\S+)$'
+)
+
+
+def aws_requests_sent() -> float:
+    """AWS requests this process has sent so far (every instrumented client counts)."""
+    return sum(
+        sample.value
+        for metric in AWS_REQUESTS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
+def scraped_aws_requests(url: str) -> float:
+    """AWS requests a chute process has sent so far, from its /metrics."""
+    text = httpx.get(f"{url}/metrics").text
+    return sum(
+        float(m.group(1)) for line in text.splitlines() if (m := AWS_REQUESTS_SAMPLE.match(line))
+    )

@@ -32,28 +32,21 @@ def run() -> list[dict[str, Any]]:
             jobs = max(100, level * 8)
             # moto's receive walks the whole backlog: measure its capacity on the same one.
             capacity = Stat.of([job_capacity(server.url, jobs)[1] for _ in range(REPEATS)])
-            runs = [
-                measure(
-                    "chute",
-                    server.url,
-                    jobs=jobs,
-                    env={**env, "CHUTE_WORKER_CONCURRENCY": str(level)},
-                )
-                for _ in range(REPEATS)
-            ]
-            rate = Stat.of([r[1] for r in runs])
-            minimal = Stat.of(
-                [
+            runs = {
+                variant: [
                     measure(
-                        "minimal",
+                        variant,
                         server.url,
                         jobs=jobs,
                         env={**env, "CHUTE_WORKER_CONCURRENCY": str(level)},
-                    )[1]
+                    )
                     for _ in range(REPEATS)
                 ]
-            )
-            per_job = Stat.of([r[2] for r in runs]).median
+                for variant in ("chute", "minimal")
+            }
+            rate = Stat.of([r[1] for r in runs["chute"]])
+            minimal = Stat.of([r[1] for r in runs["minimal"]])
+            per_job = Stat.of([r[2] for r in runs["chute"]]).median
             moto_bound = capacity.median / per_job
             bound = min(level / WAIT, moto_bound)
             rows.append(

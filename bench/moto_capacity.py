@@ -16,14 +16,14 @@ import time
 from contextlib import AsyncExitStack
 from typing import Any
 
-from bench.harness import Stat, moto, pipeline
+from bench.harness import Stat, aws_requests_sent, moto, pipeline
+from bench.worker_jobs import preload
 from chute_core.aws import open_clients
 from chute_core.errors import TransitionConflict
 from chute_core.events import ObjectCreated, parse_body
 from chute_core.job_store import JobStore
 from chute_core.jobs import JobState
 from chute_core.keys import ObjectKeys
-from chute_core.metrics import AWS_REQUESTS
 
 SECONDS = float(os.environ.get("BENCH_MOTO_SECONDS", "5"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -51,16 +51,6 @@ async def hammer(aws: Any, bucket: str) -> float:
         return done / (time.monotonic() - started)
 
 
-def aws_requests() -> float:
-    """AWS requests this process has sent so far (open_clients counts every one)."""
-    return sum(
-        sample.value
-        for metric in AWS_REQUESTS.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total")
-    )
-
-
 async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float]:
     """(jobs/s, requests/s) for `jobs` preloaded jobs, each claimed and finished with
     chute's own requests from 32 tasks: moto's capacity for what a job costs it."""
@@ -71,7 +61,7 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
         keys = ObjectKeys.from_settings(settings)
         done = 0
         finished = 0.0
-        requests_before, requests_at_end = aws_requests(), 0.0
+        requests_before, requests_at_end = aws_requests_sent(), 0.0
 
         async def one(record: ObjectCreated) -> bool:
             """Claim and finish; False for a duplicate delivery (SQS is at-least-once,
@@ -107,7 +97,7 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
                             continue
                         done += 1
                         if done == jobs:  # not the idle polls after it
-                            finished, requests_at_end = time.monotonic(), aws_requests()
+                            finished, requests_at_end = time.monotonic(), aws_requests_sent()
                 await sqs.delete_message_batch(
                     QueueUrl=url,
                     Entries=[
@@ -119,14 +109,12 @@ async def job_requests(aws: Any, settings: Any, jobs: int) -> tuple[float, float
         started = time.monotonic()
         await asyncio.gather(*(task() for _ in range(32)))
         seconds = (finished or time.monotonic()) - started
-        requests = (requests_at_end or aws_requests()) - requests_before
+        requests = (requests_at_end or aws_requests_sent()) - requests_before
         return done / seconds, requests / seconds
 
 
 def job_capacity(moto_url: str, jobs: int = JOBS) -> tuple[float, float]:
     """moto's capacity for chute's job requests on a fresh pipeline: (jobs/s, requests/s)."""
-    from bench.worker_jobs import preload
-
     with pipeline(moto_url) as (aws, settings):
         preload(aws, settings, jobs)
         return asyncio.run(job_requests(aws, settings, jobs))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from boto3.dynamodb.types import TypeSerializer
 
 from bench.harness import (
@@ -31,6 +29,7 @@ from bench.harness import (
     free_port,
     moto,
     pipeline,
+    scraped_aws_requests,
     wait_ready,
 )
 from chute_core.aws import sync_client
@@ -39,7 +38,6 @@ from chute_core.jobs import JobState, ObjectInfo, new_job, new_job_id
 JOBS = int(os.environ.get("BENCH_JOBS", "500"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 VARIANTS = ["chute", "minimal", "sync", "bare"]
-SAMPLE = re.compile(r'^chute_aws_requests_total\{operation="\w+",service="[\w-]+"\} (\S+)$')
 
 
 def preload(aws: Any, settings: Any, count: int) -> None:
@@ -129,8 +127,7 @@ def aws_requests(proc: subprocess.Popen[str], url: str | None) -> float:
     """The AWS requests the worker has sent so far: chute's from its /metrics, a
     baseline's from its answer to SIGUSR1."""
     if url is not None:
-        text = httpx.get(f"{url}/metrics").text
-        return sum(float(m.group(1)) for line in text.splitlines() if (m := SAMPLE.match(line)))
+        return scraped_aws_requests(url)
     assert proc.stdout is not None
     proc.send_signal(signal.SIGUSR1)
     answer = proc.stdout.readline().split()
