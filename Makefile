@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 help:
 	@echo "make run    start moto, the API and a worker locally (Ctrl-C stops all)"
 	@echo "make test   lint, type-check and run the whole test suite"
-	@echo "make lint   ruff check, ruff format --check, mypy --strict"
+	@echo "make lint   ruff check, ruff format --check, mypy --strict, import rules"
 	@echo "make bench  run the benchmarks under bench/"
 
 $(CURDIR)/.tools/bin/uv:
@@ -34,6 +34,7 @@ lint: $(BIN)/chute
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Debian's prometheus package gives the tests promtool and a real Prometheus server.
 system-tools:

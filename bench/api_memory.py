@@ -66,7 +66,7 @@ def run() -> list[dict[str, Any]]:
             with pipeline(server.url) as (aws, settings):
                 port = free_port()
                 env = {**chute_env(aws, settings), "CHUTE_API_PORT": str(port)}
-                argv = [sys.executable, "-m", "chute_core", "api"]
+                argv = [sys.executable, "-m", "chute_ops", "api"]
                 with process(argv, ready_path="/readyz", port=port, env=env) as api:
                     httpx.post(f"{api.url}/v1/uploads", content=b"warm-up")
                     before = peak_rss(api.pid)

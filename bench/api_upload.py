@@ -31,7 +31,7 @@ from bench.harness import (
     process,
     scraped_aws_requests,
 )
-from chute_core.api_keys import hash_key, new_key
+from chute_api.api_keys import hash_key, new_key
 
 UPLOADS = int(os.environ.get("BENCH_UPLOADS", "1000"))
 CLIENTS = 32
@@ -93,7 +93,7 @@ def run() -> list[dict[str, Any]]:
                     port = free_port()
                     env = chute_env(aws, settings)
                     if name == "chute":
-                        argv = [sys.executable, "-m", "chute_core", "api"]
+                        argv = [sys.executable, "-m", "chute_ops", "api"]
                         env = as_deployed(env, Path(tmp) / "api-keys.json")
                         env["CHUTE_API_PORT"] = str(port)
                         path = "/v1/uploads"

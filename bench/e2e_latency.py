@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from bench.harness import chute_env, free_port, moto, pipeline, process
-from chute_core.loadtest import LoadTest
+from chute_ops.loadtest import LoadTest
 
 RATE = 20.0
 SECONDS = int(os.environ.get("BENCH_E2E_SECONDS", "60"))
@@ -20,8 +20,8 @@ def run() -> list[dict[str, Any]]:
     with moto() as server, pipeline(server.url) as (aws, settings):
         env = chute_env(aws, settings)
         api_port, worker_port = free_port(), free_port()
-        api_argv = [sys.executable, "-m", "chute_core", "api"]
-        worker_argv = [sys.executable, "-m", "chute_core", "worker"]
+        api_argv = [sys.executable, "-m", "chute_ops", "api"]
+        worker_argv = [sys.executable, "-m", "chute_ops", "worker"]
         worker_env = {
             **env,
             "CHUTE_WORKER_HEALTH_PORT": str(worker_port),

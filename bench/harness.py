@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 
-from chute_core.bootstrap import bootstrap
-from chute_core.child_processes import stop_process, wait_healthy
 from chute_core.metrics import AWS_REQUESTS
 from chute_core.settings import AwsSettings, PipelineSettings
-from chute_core.teardown import teardown
+from chute_ops.bootstrap import bootstrap
+from chute_ops.child_processes import stop_process, wait_healthy
+from chute_ops.teardown import teardown
 
 REPO = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -79,7 +79,7 @@ def process(
 @contextmanager
 def moto() -> Iterator[Proc]:
     port = free_port()
-    argv = [sys.executable, "-m", "chute_core.local_aws", "-H", "127.0.0.1", "-p", str(port)]
+    argv = [sys.executable, "-m", "chute_ops.local_aws", "-H", "127.0.0.1", "-p", str(port)]
     with process(argv, ready_path="/moto-api/", port=port, env={}) as proc:
         yield proc
 

@@ -100,7 +100,7 @@ def start(variant: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str
             "CHUTE_WORKER_ROUTES": json.dumps({"*/*": ["bench.noop:Noop"]}),
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "chute_core", "worker"],
+            [sys.executable, "-m", "chute_ops", "worker"],
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

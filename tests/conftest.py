@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from chute_core.bootstrap import bootstrap
 from chute_core.settings import AwsSettings
-from chute_core.teardown import teardown
+from chute_ops.bootstrap import bootstrap
+from chute_ops.teardown import teardown
 from tests.support.processes import Server, start_api, start_moto, start_worker
 from tests.support.stack import Stack, unique_pipeline
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chute_core.bootstrap import bootstrap
 from chute_core.settings import AwsSettings
-from chute_core.teardown import teardown
+from chute_ops.bootstrap import bootstrap
+from chute_ops.teardown import teardown
 from tests.conftest import ServerFactory, StackFactory
 from tests.faults.conftest import recording_env
 from tests.support.accounting import account

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chute_core.api_keys import KeyFile, new_key
+from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
 from tests.support.oidc import AUDIENCE, ISSUER, Issuer, serve_issuer
 from tests.support.polling import wait_until

@@ -1,7 +1,7 @@
 import json
 from typing import Any
 
-from chute_core.bootstrap import bootstrap
+from chute_ops.bootstrap import bootstrap
 from tests.support.processes import run_chute
 from tests.support.stack import Stack
 

@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import checks
 
-from chute_core.api_keys import KeyFile, new_key
+from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
 from tests.support.stack import Stack
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from chute_core.api_keys import KeyFile, new_key
+from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
 from tests.support import files
 from tests.support.polling import wait_until

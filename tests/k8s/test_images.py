@@ -43,8 +43,9 @@ def test_entrypoint_is_an_installed_console_script_and_subcommand(service: str) 
     (entrypoint,) = re.findall(r'^ENTRYPOINT \["([^"]+)", "(\w+)"\]$', text, flags=re.M)
     script, command = entrypoint
     assert script == "/app/.venv/bin/chute"
-    core = tomllib.loads((REPO / "services/core/pyproject.toml").read_text())
-    assert core["project"]["scripts"]["chute"] == "chute_core.cli:main"
+    ops = tomllib.loads((REPO / "services/ops/pyproject.toml").read_text())
+    assert ops["project"]["scripts"]["chute"] == "chute_ops.cli:main"
+    assert f"--package chute-{service} --package chute-ops" in text
     package = tomllib.loads((REPO / f"services/{service}/pyproject.toml").read_text())
     assert command in package["project"]["entry-points"]["chute.commands"]
     result = subprocess.run(

@@ -14,9 +14,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from chute_api.app import create_app
-from chute_core.settings import ApiSettings, WorkerSettings
+from chute_api.settings import ApiSettings
 from chute_worker.health import HealthServer
 from chute_worker.main import run_worker
+from chute_worker.settings import WorkerSettings
 from tests.support.processes import free_port
 from tests.support.stack import Stack
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from chute_core.child_processes import stop_process, wait_healthy
 from chute_core.errors import ChuteError
+from chute_ops.child_processes import stop_process, wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,7 +85,7 @@ def start_moto(log_dir: Path) -> Server:
     url = f"http://127.0.0.1:{port}"
     return start(
         "moto",
-        [sys.executable, "-m", "chute_core.local_aws", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "chute_ops.local_aws", "-H", "127.0.0.1", "-p", str(port)],
         env={},
         ready_url=f"{url}/moto-api/",
         base_url=url,
@@ -101,7 +101,7 @@ def _start_service(
     url = f"http://127.0.0.1:{port}"
     return start(
         command,
-        [sys.executable, "-m", "chute_core", command],
+        [sys.executable, "-m", "chute_ops", command],
         env={"PYTHONPATH": str(REPO), **env, port_variable: str(port)},
         ready_url=f"{url}/readyz",
         base_url=url,
@@ -122,7 +122,7 @@ def run_chute(
 ) -> subprocess.CompletedProcess[str]:
     """Run the `chute` CLI to completion with `env` on top of the test environment."""
     return subprocess.run(
-        [sys.executable, "-m", "chute_core", *args],
+        [sys.executable, "-m", "chute_ops", *args],
         env={**os.environ, "PYTHONPATH": str(REPO), **env},
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
-from chute_core.child_processes import stop_process
+from chute_ops.child_processes import stop_process
 from tests.support.polling import wait_until
 from tests.support.processes import free_port
 

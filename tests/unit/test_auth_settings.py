@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from chute_core.api_keys import KeyFile, KeyRing, new_key
+from chute_api.api_keys import KeyFile, KeyRing, new_key
+from chute_api.settings import ApiSettings
 from chute_core.errors import ChuteError, SettingsError
-from chute_core.settings import ApiSettings, load
+from chute_core.settings import load
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,7 @@ def test_key_ring_maps_keys_to_tenants_and_keeps_them_through_a_broken_edit(
 
 def test_keys_file_in_json_is_read_too(tmp_path: Path) -> None:
     key = new_key()
-    from chute_core.api_keys import hash_key
+    from chute_api.api_keys import hash_key
 
     path = tmp_path / "keys.json"
     path.write_text(f'{{"acme": ["{hash_key(key)}"]}}')

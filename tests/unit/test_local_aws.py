@@ -11,7 +11,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import SQSBackend, sqs_backends
 
-from chute_core.local_aws import compute_queue_attributes_once
+from chute_ops.local_aws import compute_queue_attributes_once
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 import pytest
 
 from chute_core.errors import SettingsError
-from chute_core.settings import PipelineSettings, WorkerSettings, load
+from chute_core.settings import PipelineSettings, load
+from chute_worker.settings import WorkerSettings
 
 
 def test_invalid_integer_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

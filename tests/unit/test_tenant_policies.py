@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from chute_api.tenants import TenantBook, TenantPolicy
 from chute_core.errors import ChuteError
-from chute_core.tenants import TenantBook, TenantPolicy
 
 
 def test_listed_tenants_get_their_policy_and_others_the_defaults(tmp_path: Path) -> None:

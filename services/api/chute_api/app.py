@@ -20,6 +20,8 @@ from chute_api.problems import install_problem_handlers
 from chute_api.rate_limit import RateLimiter
 from chute_api.request_id import RequestIdMiddleware
 from chute_api.routes import direct_uploads, health, jobs, uploads
+from chute_api.settings import ApiSettings
+from chute_api.tenants import TenantBook
 from chute_api.trace_context import TraceContextMiddleware
 from chute_core import __version__
 from chute_core.aws import open_clients
@@ -27,8 +29,7 @@ from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
-from chute_core.settings import ApiSettings, AwsSettings, PipelineSettings, WebhookSettings, load
-from chute_core.tenants import TenantBook
+from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient

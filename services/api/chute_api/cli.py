@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from chute_core.api_keys import KeyFile
+    from chute_api.api_keys import KeyFile
 
 __all__ = ["register"]
 
@@ -24,8 +24,9 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from chute_api.app import create_app
+        from chute_api.settings import ApiSettings
         from chute_core.logs import configure_logging
-        from chute_core.settings import ApiSettings, load
+        from chute_core.settings import load
         from chute_core.tracing import configure_tracing
 
         settings = load(ApiSettings)
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
 
     def _keyfile() -> KeyFile:
-        from chute_core.api_keys import KeyFile
+        from chute_api.api_keys import KeyFile
         from chute_core.errors import SettingsError
 
         path = os.environ.get("CHUTE_API_KEYS_FILE")
@@ -64,7 +65,7 @@ def register(app: typer.Typer) -> None:
         tenant: Annotated[str, typer.Option("--tenant", help="The tenant the key acts as.")],
     ) -> None:
         """Create a random key for TENANT: printed once, only its hash is stored."""
-        from chute_core.api_keys import new_key
+        from chute_api.api_keys import new_key
 
         key = new_key()
         digest = _keyfile().add(tenant, key)

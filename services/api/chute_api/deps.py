@@ -13,10 +13,11 @@ from chute_api.auth.authenticator import Authenticator
 from chute_api.cursors import CursorCodec
 from chute_api.idempotency import IdempotencyStore
 from chute_api.rate_limit import RateLimiter
+from chute_api.settings import ApiSettings
+from chute_api.tenants import TenantBook
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
-from chute_core.settings import ApiSettings, PipelineSettings, WebhookSettings
-from chute_core.tenants import TenantBook
+from chute_core.settings import PipelineSettings, WebhookSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

@@ -11,7 +11,6 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chute_core.aws import error_code
-from chute_core.bootstrap import TENANT_INDEX
 from chute_core.errors import ChuteError, JobNotFound, TransitionConflict
 from chute_core.jobs import SOURCES, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import valid_job_id
@@ -19,7 +18,9 @@ from chute_core.keys import valid_job_id
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
-__all__ = ["JobStore"]
+__all__ = ["TENANT_INDEX", "JobStore"]
+
+TENANT_INDEX = "tenant-created_at"  # GSI: a tenant's jobs, newest first
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

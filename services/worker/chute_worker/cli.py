@@ -45,9 +45,10 @@ def register(app: typer.Typer) -> None:
         import uvloop
 
         from chute_core.logs import configure_logging
-        from chute_core.settings import AwsSettings, PipelineSettings, WorkerSettings, load
+        from chute_core.settings import AwsSettings, PipelineSettings, load
         from chute_core.tracing import configure_tracing
         from chute_worker.main import main
+        from chute_worker.settings import WorkerSettings
 
         aws, pipeline, settings = load(AwsSettings), load(PipelineSettings), load(WorkerSettings)
         configure_logging()
@@ -102,9 +103,10 @@ def register(app: typer.Typer) -> None:
         """Installed processors (entry points of chute.processors) and the routing rules."""
         import json
 
-        from chute_core.settings import WorkerSettings, load
+        from chute_core.settings import load
         from chute_worker.processors.registry import Registry
         from chute_worker.routing import Router
+        from chute_worker.settings import WorkerSettings
 
         settings = load(WorkerSettings)
         registry = Registry.discover()

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 import structlog
 
 from chute_core.logs import get_logger
-from chute_core.settings import PipelineSettings, WorkerSettings
+from chute_core.settings import PipelineSettings
 from chute_worker import metrics
 from chute_worker.backend import BackendHealth
 from chute_worker.decisions import Action, Decision
 from chute_worker.deletes import DeleteBatcher
 from chute_worker.failures import is_backend_outage
 from chute_worker.handler import Delivery, JobRunner
+from chute_worker.settings import WorkerSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient

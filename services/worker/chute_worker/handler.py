@@ -21,7 +21,7 @@ from chute_core.job_store import JobStore
 from chute_core.jobs import ISO_FORMAT, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
-from chute_core.settings import PipelineSettings, WorkerSettings
+from chute_core.settings import PipelineSettings
 from chute_core.tracing import context_from, tracer
 from chute_worker import metrics
 from chute_worker.chain import ChainFailed, ChainResult, ProcessorChain
@@ -29,6 +29,7 @@ from chute_worker.deadlines import expire_if_due
 from chute_worker.decisions import Action, Decision
 from chute_worker.failures import backoff_seconds, classify
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
+from chute_worker.settings import WorkerSettings
 from chute_worker.webhook_delivery import WebhookSender
 
 __all__ = ["Delivery", "JobRunner"]

@@ -14,13 +14,7 @@ from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
-from chute_core.settings import (
-    AwsSettings,
-    PipelineSettings,
-    WebhookSettings,
-    WorkerSettings,
-    load,
-)
+from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 from chute_worker.backend import BackendHealth
 from chute_worker.chain import ProcessorChain
 from chute_worker.consumer import Worker
@@ -31,6 +25,7 @@ from chute_worker.pool import ProcessorPool
 from chute_worker.processors.registry import Registry
 from chute_worker.queue_monitor import QueueMonitor
 from chute_worker.routing import Router
+from chute_worker.settings import WorkerSettings
 from chute_worker.spool import SpoolArea
 from chute_worker.webhook_delivery import WebhookSender
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import httpx
 from starlette.requests import Request
 
+from chute_api.api_keys import KeyRing
 from chute_api.auth.tokens import BadToken, JwtVerifier, TokenNotAllowed
 from chute_api.errors import Forbidden, Unauthorized
-from chute_core.api_keys import KeyRing
-from chute_core.settings import ApiSettings
+from chute_api.settings import ApiSettings
 
 __all__ = ["Authenticator"]
 

@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from chute_core.api_keys import KeyFile, new_key
-from chute_core.bootstrap import bootstrap
-from chute_core.child_processes import stop_process, wait_healthy
+from chute_api.api_keys import KeyFile, new_key
 from chute_core.errors import ChuteError
-from chute_core.settings import AwsSettings, DevSettings, PipelineSettings
+from chute_core.settings import AwsSettings, PipelineSettings
+from chute_ops.bootstrap import bootstrap
+from chute_ops.child_processes import stop_process, wait_healthy
+from chute_ops.settings import DevSettings
 
 __all__ = ["run_dev"]
 
@@ -91,14 +92,14 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
     env.setdefault("CHUTE_CURSOR_SECRET", secrets.token_urlsafe(32))  # one API, one secret
     env["CHUTE_API_KEYS_FILE"] = str(keys_file)
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    chute = [sys.executable, "-m", "chute_core"]
+    chute = [sys.executable, "-m", "chute_ops"]
     try:
         with _children() as procs:
             moto = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
-                    "chute_core.local_aws",
+                    "chute_ops.local_aws",
                     "-H",
                     "127.0.0.1",
                     "-p",

@@ -14,7 +14,8 @@ import typer
 
 from chute_core import __version__
 from chute_core.errors import ChuteError
-from chute_core.settings import AwsSettings, ClientSettings, DevSettings, PipelineSettings, load
+from chute_core.settings import AwsSettings, PipelineSettings, load
+from chute_ops.settings import ClientSettings, DevSettings
 
 __all__ = ["app", "main"]
 
@@ -36,7 +37,7 @@ def version() -> None:
 @app.command("bootstrap")
 def bootstrap_command() -> None:
     """Create or reconcile the bucket, topic, queues, subscription, notification and table."""
-    from chute_core.bootstrap import bootstrap
+    from chute_ops.bootstrap import bootstrap
 
     changes = bootstrap(load(AwsSettings), load(PipelineSettings))
     for change in changes:
@@ -47,7 +48,7 @@ def bootstrap_command() -> None:
 @app.command()
 def dev() -> None:
     """Run moto, bootstrap, the API and a worker locally until Ctrl-C."""
-    from chute_core.dev import run_dev
+    from chute_ops.dev import run_dev
 
     run_dev(load(DevSettings), load(AwsSettings), load(PipelineSettings))
 
@@ -66,7 +67,7 @@ def upload(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 300.0,
 ) -> None:
     """Upload FILE to the API (CHUTE_API_URL); print the job."""
-    from chute_core.client import upload_file, wait_for_job
+    from chute_ops.client import upload_file, wait_for_job
 
     with _client() as client:
         job = upload_file(client, file, show_progress=sys.stderr.isatty())
@@ -78,7 +79,7 @@ def upload(
 @app.command()
 def status(job_id: Annotated[str, typer.Argument(help="The job's id.")]) -> None:
     """Print one job's record."""
-    from chute_core.client import get_job
+    from chute_ops.client import get_job
 
     with _client() as client:
         typer.echo(json.dumps(get_job(client, job_id), indent=2))
@@ -105,7 +106,7 @@ def loadtest(
     """Upload COUNT files to CHUTE_API_URL, wait until every job is terminal, account."""
     import asyncio
 
-    from chute_core.loadtest import LoadTest
+    from chute_ops.loadtest import LoadTest
 
     client = load(ClientSettings)
     test = LoadTest(

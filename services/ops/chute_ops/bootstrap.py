@@ -13,13 +13,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chute_core.aws import MISSING_QUEUE_CODES, error_code, sync_client
+from chute_core.job_store import TENANT_INDEX
 from chute_core.settings import AwsSettings, PipelineSettings
 
 __all__ = ["Change", "bootstrap"]
 
 NOTIFICATION_ID = "chute-incoming"
 LIFECYCLE_RULE_ID = "chute-abort-incomplete-multipart"
-TENANT_INDEX = "tenant-created_at"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 

@@ -1,6 +1,6 @@
 """moto's standalone server, as `chute dev` and the tests run it.
 
-    python -m chute_core.local_aws -H 127.0.0.1 -p 5000
+    python -m chute_ops.local_aws -H 127.0.0.1 -p 5000
 
 Differences from plain `moto_server`:
 

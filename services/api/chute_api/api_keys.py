@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from chute_api.watched_file import WatchedFile
 from chute_core.errors import ChuteError
 from chute_core.keys import valid_tenant
-from chute_core.watched_file import WatchedFile
 
 __all__ = ["KeyFile", "KeyRing", "hash_key", "new_key"]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chute_api.watched_file import WatchedFile
 from chute_core.errors import ChuteError
 from chute_core.keys import valid_tenant
-from chute_core.watched_file import WatchedFile
 
 __all__ = ["TenantBook", "TenantPolicy"]
 

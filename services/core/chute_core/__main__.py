@@ -1,3 +1,0 @@
-from chute_core.cli import main
-
-main()

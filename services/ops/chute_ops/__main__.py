@@ -1,0 +1,3 @@
+from chute_ops.cli import main
+
+main()
