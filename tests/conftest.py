@@ -27,6 +27,21 @@ for _name in [n for n in os.environ if n.startswith("CHUTE_")]:
     del os.environ[_name]
 
 StackFactory = Callable[..., Stack]
+# The black-box folders and every test that starts API or worker processes are the slow
+# tier; `make test-fast` runs the rest (`-m "not slow"`), `make test` runs everything.
+SLOW_FOLDERS = frozenset({"e2e", "faults"})
+PROCESS_FIXTURES = frozenset({"servers", "module_servers"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(here).parts[0] if item.path.is_relative_to(here) else ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if folder in SLOW_FOLDERS or fixtures & PROCESS_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
+
 ServerFactory = Callable[..., Server]
 
 

@@ -28,9 +28,9 @@ class Stack:
             "CHUTE_VISIBILITY_TIMEOUT_SECONDS": str(p.visibility_timeout_seconds),
             "CHUTE_MAX_RECEIVE_COUNT": str(p.max_receive_count),
             # Tests of other features call the API anonymously as tenant "default";
-            # tests/integration/test_auth.py turns authentication on.
+            # tests/api/test_auth.py turns authentication on.
             "CHUTE_AUTH": "none",
-            # Likewise unlimited; tests/integration/test_rate_limits.py sets budgets.
+            # Likewise unlimited; tests/api/test_rate_limits.py sets budgets.
             "CHUTE_RATE_UPLOADS_PER_SECOND": "0",
             "CHUTE_RATE_READS_PER_SECOND": "0",
         }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -13,26 +14,28 @@ from fastapi.openapi.utils import get_openapi
 
 from chute_api.auth.authenticator import Authenticator
 from chute_api.cursors import CursorCodec
-from chute_api.deps import Runtime
+from chute_api.deps import ApiState
+from chute_api.flows.direct import DirectUploads
+from chute_api.flows.jobs import JobQueries
+from chute_api.flows.streamed import StreamedUploads
 from chute_api.idempotency import IdempotencyStore
 from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
 from chute_api.rate_limit import RateLimiter
+from chute_api.readiness import Readiness
 from chute_api.request_id import RequestIdMiddleware
 from chute_api.routes import direct_uploads, health, jobs, uploads
 from chute_api.settings import ApiSettings
 from chute_api.tenants import TenantBook
 from chute_api.trace_context import TraceContextMiddleware
+from chute_api.upload_rules import TenantRules
 from chute_core import __version__
-from chute_core.aws import open_clients
+from chute_core.aws import QueueUrls, open_clients
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
 from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
-
-if TYPE_CHECKING:
-    from types_aiobotocore_sqs import SQSClient
 
 __all__ = ["create_app"]
 
@@ -53,16 +56,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             schema.get("components", {}).get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
     return app.openapi_schema
-
-
-async def _queue_url(sqs: SQSClient, name: str) -> str:
-    """The queue for chute's own delayed messages (presigned-upload deadlines). An API
-    started before `chute bootstrap` finds it at first use instead."""
-    try:
-        return (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
-    except Exception as exc:
-        log.warning("queue_url_unknown", queue=name, error=str(exc))
-        return ""
 
 
 def _cursor_secret(api: ApiSettings) -> bytes:
@@ -95,20 +88,42 @@ def create_app(
         async with AsyncExitStack() as stack:
             clients = await open_clients(stack, aws)
             http = await stack.enter_async_context(httpx.AsyncClient())
-            app.state.runtime = Runtime(
-                api=api,
-                pipeline=pipeline,
-                keys=ObjectKeys.from_settings(pipeline),
-                s3=clients.s3,
-                sqs=clients.sqs,
-                queue_url=await _queue_url(clients.sqs, pipeline.queue),
-                dynamodb=clients.dynamodb,
-                jobs=JobStore(clients.dynamodb, pipeline.table),
+            keys = ObjectKeys.from_settings(pipeline)
+            jobs = JobStore(clients.dynamodb, pipeline.table)
+            ttl = timedelta(days=pipeline.job_ttl_days)
+            app.state.chute = ApiState(
+                settings=api,
                 auth=Authenticator.from_settings(api, http),
                 cursors=CursorCodec(_cursor_secret(api)),
                 idempotency=IdempotencyStore(clients.dynamodb, pipeline.table),
-                webhooks=webhooks,
-                tenants=TenantBook(api.tenants_file),
+                rules=TenantRules(api=api, tenants=TenantBook(api.tenants_file), webhooks=webhooks),
+                streamed=StreamedUploads(
+                    jobs=jobs,
+                    s3=clients.s3,
+                    keys=keys,
+                    bucket=pipeline.bucket,
+                    part_bytes=api.upload_part_bytes,
+                    job_ttl=ttl,
+                    idle_timeout=api.upload_idle_timeout_seconds,
+                ),
+                direct=DirectUploads(
+                    jobs=jobs,
+                    s3=clients.s3,
+                    sqs=clients.sqs,
+                    queues=QueueUrls(clients.sqs),
+                    keys=keys,
+                    bucket=pipeline.bucket,
+                    queue=pipeline.queue,
+                    job_ttl=ttl,
+                    api=api,
+                ),
+                queries=JobQueries(jobs=jobs, s3=clients.s3, keys=keys, bucket=pipeline.bucket),
+                readiness=Readiness(
+                    s3=clients.s3,
+                    dynamodb=clients.dynamodb,
+                    bucket=pipeline.bucket,
+                    table=pipeline.table,
+                ),
                 upload_limit=RateLimiter(
                     "uploads",
                     per_second=api.rate_uploads_per_second,

@@ -10,13 +10,9 @@ import hmac
 import json
 from collections.abc import Mapping
 
-from chute_core.errors import ChuteError
+from chute_api.errors import BadCursor
 
-__all__ = ["BadCursor", "CursorCodec"]
-
-
-class BadCursor(ChuteError):
-    """A cursor this API did not issue for this caller and query."""
+__all__ = ["CursorCodec"]
 
 
 def _b64(data: bytes) -> str:

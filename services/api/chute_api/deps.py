@@ -1,58 +1,79 @@
-"""Annotated dependency aliases, one place for all of them."""
+"""What the lifespan opened (`ApiState`), and one `Annotated` alias per piece a route
+may ask for: routes name exactly the collaborators they use."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from chute_api.auth.authenticator import Authenticator
 from chute_api.cursors import CursorCodec
+from chute_api.flows.direct import DirectUploads
+from chute_api.flows.jobs import JobQueries
+from chute_api.flows.streamed import StreamedUploads
 from chute_api.idempotency import IdempotencyStore
 from chute_api.rate_limit import RateLimiter
+from chute_api.readiness import Readiness
 from chute_api.settings import ApiSettings
-from chute_api.tenants import TenantBook
-from chute_core.job_store import JobStore
-from chute_core.keys import ObjectKeys
-from chute_core.settings import PipelineSettings, WebhookSettings
+from chute_api.upload_rules import TenantRules
 
-if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb import DynamoDBClient
-    from types_aiobotocore_s3 import S3Client
-    from types_aiobotocore_sqs import SQSClient
-
-__all__ = ["ReadTenantDep", "Runtime", "RuntimeDep", "TenantDep", "UploadTenantDep"]
+__all__ = [
+    "ApiState",
+    "CursorsDep",
+    "DirectUploadsDep",
+    "IdempotencyDep",
+    "JobQueriesDep",
+    "ReadTenantDep",
+    "ReadinessDep",
+    "RulesDep",
+    "SettingsDep",
+    "StreamedUploadsDep",
+    "TenantDep",
+    "UploadTenantDep",
+]
 
 
 @dataclass(frozen=True)
-class Runtime:
-    """What the lifespan opened, shared by every request."""
+class ApiState:
+    """What the lifespan opened, shared by every request (`app.state.chute`)."""
 
-    api: ApiSettings
-    pipeline: PipelineSettings
-    keys: ObjectKeys
-    s3: S3Client
-    sqs: SQSClient
-    queue_url: str
-    dynamodb: DynamoDBClient
-    jobs: JobStore
+    settings: ApiSettings
     auth: Authenticator
     cursors: CursorCodec
     idempotency: IdempotencyStore
-    webhooks: WebhookSettings
-    tenants: TenantBook
+    rules: TenantRules
+    streamed: StreamedUploads
+    direct: DirectUploads
+    queries: JobQueries
+    readiness: Readiness
     upload_limit: RateLimiter
     read_limit: RateLimiter
 
 
-async def _runtime(request: Request) -> Runtime:
-    # async: FastAPI runs a plain `def` dependency in a worker thread, per request.
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+T = TypeVar("T")
 
+
+def _piece(pick: Callable[[ApiState], T]) -> Callable[[Request], Awaitable[T]]:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, per request.
+    async def dependency(request: Request) -> T:
+        return pick(request.app.state.chute)
+
+    return dependency
+
+
+SettingsDep = Annotated[ApiSettings, Depends(_piece(lambda s: s.settings))]
+CursorsDep = Annotated[CursorCodec, Depends(_piece(lambda s: s.cursors))]
+IdempotencyDep = Annotated[IdempotencyStore, Depends(_piece(lambda s: s.idempotency))]
+RulesDep = Annotated[TenantRules, Depends(_piece(lambda s: s.rules))]
+StreamedUploadsDep = Annotated[StreamedUploads, Depends(_piece(lambda s: s.streamed))]
+DirectUploadsDep = Annotated[DirectUploads, Depends(_piece(lambda s: s.direct))]
+JobQueriesDep = Annotated[JobQueries, Depends(_piece(lambda s: s.queries))]
+ReadinessDep = Annotated[Readiness, Depends(_piece(lambda s: s.readiness))]
+_AuthDep = Annotated[Authenticator, Depends(_piece(lambda s: s.auth))]
 
 # Declared for the OpenAPI document (security schemes); the Authenticator reads the
 # headers itself so that it alone decides between keys and tokens.
@@ -62,21 +83,21 @@ _API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API 
 
 async def _tenant(
     request: Request,
-    runtime: Annotated[Runtime, Depends(_runtime)],
+    auth: _AuthDep,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
     _key: Annotated[str | None, Security(_API_KEY)],
 ) -> str:
     """The caller's tenant from its API key or token; 401/403 otherwise."""
-    return await runtime.auth.tenant(request)
+    return await auth.tenant(request)
 
 
-def _limited(pick: Callable[[Runtime], RateLimiter]) -> Callable[..., Awaitable[str]]:
+def _limited(pick: Callable[[ApiState], RateLimiter]) -> Callable[..., Awaitable[str]]:
+    limiter_of = _piece(pick)
+
     async def tenant_within_budget(
-        response: Response,
-        runtime: Annotated[Runtime, Depends(_runtime)],
-        tenant: Annotated[str, Depends(_tenant)],
+        request: Request, response: Response, tenant: Annotated[str, Depends(_tenant)]
     ) -> str:
-        limiter = pick(runtime)
+        limiter = await limiter_of(request)
         if limiter.enabled:
             response.headers.update(limiter.take(tenant).headers())
         return tenant
@@ -84,8 +105,7 @@ def _limited(pick: Callable[[Runtime], RateLimiter]) -> Callable[..., Awaitable[
     return tenant_within_budget
 
 
-RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 TenantDep = Annotated[str, Depends(_tenant)]
 # The caller's tenant, after spending one token of its upload or read budget (429 if none).
-UploadTenantDep = Annotated[str, Depends(_limited(lambda r: r.upload_limit))]
-ReadTenantDep = Annotated[str, Depends(_limited(lambda r: r.read_limit))]
+UploadTenantDep = Annotated[str, Depends(_limited(lambda s: s.upload_limit))]
+ReadTenantDep = Annotated[str, Depends(_limited(lambda s: s.read_limit))]

@@ -1,85 +1,186 @@
-"""Upload errors of the API, each a stable problem type (subclasses of UploadRejected)."""
+"""The API's error model: every refusal is an ApiError that carries its HTTP status,
+its problem type (`urn:chute:problem:<code>`) and title; problems.py renders it.
+
+    ApiError (chute_core.errors.ChuteError)
+    ├── MalformedRequest        400 malformed-request   (request validation)
+    ├── BadCursor               400 invalid-cursor
+    ├── InvalidCallback         400 invalid-callback    (from UnsafeCallback)
+    ├── Unauthorized            401 unauthorized        (WWW-Authenticate)
+    ├── Forbidden               403 forbidden
+    ├── NotFound                404 not-found           (from JobNotFound)
+    ├── JobStateConflict        409 job-not-succeeded | job-not-cancellable
+    ├── IdempotencyConflict     409 idempotency-conflict
+    ├── RateLimited             429 rate-limited        (Retry-After)
+    ├── DependencyUnavailable   503 dependency-unavailable (Retry-After)
+    ├── HttpError               any status Starlette raised (unknown route, method)
+    └── UploadRejected          the upload is refused; counted by reason
+        ├── BadUpload 400 malformed-upload, EmptyUpload 400 empty-upload,
+        ├── MalformedDigest 400, DigestMismatch 400, UnknownProcessor 400,
+        └── UploadTimeout 408, UploadTooLarge 413, UnsupportedUploadType 415
+"""
 
 from __future__ import annotations
 
-from chute_core.errors import ChuteError, UploadRejected
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from chute_core.errors import ChuteError
+
+if TYPE_CHECKING:
+    from chute_api.rate_limit import Quota
 
 __all__ = [
+    "ApiError",
+    "BadCursor",
     "BadUpload",
+    "DependencyUnavailable",
     "DigestMismatch",
     "EmptyUpload",
     "Forbidden",
+    "HttpError",
+    "IdempotencyConflict",
+    "InvalidCallback",
     "JobStateConflict",
     "MalformedDigest",
+    "MalformedRequest",
+    "NotFound",
+    "RateLimited",
     "Unauthorized",
     "UnknownProcessor",
     "UnsupportedUploadType",
+    "UploadRejected",
     "UploadTimeout",
     "UploadTooLarge",
 ]
 
 
-class BadUpload(UploadRejected):
+class ApiError(ChuteError):
+    """A refusal with its HTTP status, stable problem code and title."""
+
     status = 400
-    code = "malformed-upload"
+    code = "malformed-request"
+    title = "Malformed request"
+
+    def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None):
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.headers = dict(headers or {})
 
 
-class DigestMismatch(UploadRejected):
-    status = 400
-    code = "digest-mismatch"
+class MalformedRequest(ApiError):
+    pass
 
 
-class MalformedDigest(UploadRejected):
-    status = 400
-    code = "malformed-digest"
+class BadCursor(ApiError):
+    code, title = "invalid-cursor", "Invalid cursor"
 
 
-class EmptyUpload(UploadRejected):
-    status = 400
-    code = "empty-upload"
+class InvalidCallback(ApiError):
+    code, title = "invalid-callback", "Callback URL refused"
 
 
-class UnsupportedUploadType(UploadRejected):
-    status = 415
-    code = "unsupported-media-type"
-
-
-class UploadTimeout(UploadRejected):
-    status = 408
-    code = "upload-timeout"
-
-
-class UploadTooLarge(UploadRejected):
-    status = 413
-    code = "upload-too-large"
-
-
-class UnknownProcessor(UploadRejected):
-    status = 400
-    code = "unknown-processor"
-
-
-class Unauthorized(ChuteError):
+class Unauthorized(ApiError):
     """Missing or invalid credentials: 401 with a WWW-Authenticate challenge."""
 
+    status, code, title = 401, "unauthorized", "Authentication required"
+
     def __init__(self, detail: str, *, token_error: bool = False) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.token_error = token_error
+        challenge = 'Bearer realm="chute"' + (', error="invalid_token"' if token_error else "")
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
-class Forbidden(ChuteError):
-    """Valid credentials that grant nothing here: 403."""
+class Forbidden(ApiError):
+    """Valid credentials that grant nothing here."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    status, code, title = 403, "forbidden", "Not allowed"
 
 
-class JobStateConflict(ChuteError):
-    """The job's state does not allow the request (409); `code` names why."""
+class NotFound(ApiError):
+    status, code, title = 404, "not-found", "Job not found"
+
+
+class JobStateConflict(ApiError):
+    """The job's state does not allow the request; `code` names why."""
+
+    status, title = 409, "Not in this state"
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
         self.code = code
-        self.detail = detail
+
+
+class IdempotencyConflict(ApiError):
+    """The key was used for a different request, or its request is still running."""
+
+    status, code, title = 409, "idempotency-conflict", "Idempotency-Key conflict"
+
+    def __init__(self, detail: str, *, in_progress: bool = False) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"} if in_progress else None)
+        self.in_progress = in_progress
+
+
+class RateLimited(ApiError):
+    status, code, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, quota: Quota) -> None:
+        super().__init__(
+            f"the {quota.name} budget of this tenant is spent; retry after {quota.retry_after} s",
+            headers=quota.headers(),
+        )
+        self.quota = quota
+
+
+class DependencyUnavailable(ApiError):
+    status, code, title = 503, "dependency-unavailable", "A storage dependency is unavailable"
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)})
+        self.detail = None
+
+
+class HttpError(ApiError):
+    """What Starlette itself refuses (no such route, method not allowed)."""
+
+    def __init__(self, status: int, title: str, headers: Mapping[str, str] | None) -> None:
+        super().__init__(headers=headers)
+        self.status, self.title, self.detail = status, title, None
+        self.code = "not-found" if status == 404 else f"http-{status}"
+
+
+class UploadRejected(ApiError):
+    """The API refuses an upload; `code` is also the failed job's error code."""
+
+    code, title = "bad-upload", "Upload rejected"
+
+
+class BadUpload(UploadRejected):
+    code = "malformed-upload"
+
+
+class DigestMismatch(UploadRejected):
+    code = "digest-mismatch"
+
+
+class MalformedDigest(UploadRejected):
+    code = "malformed-digest"
+
+
+class EmptyUpload(UploadRejected):
+    code = "empty-upload"
+
+
+class UnknownProcessor(UploadRejected):
+    code = "unknown-processor"
+
+
+class UploadTimeout(UploadRejected):
+    status, code = 408, "upload-timeout"
+
+
+class UploadTooLarge(UploadRejected):
+    status, code = 413, "upload-too-large"
+
+
+class UnsupportedUploadType(UploadRejected):
+    status, code = 415, "unsupported-media-type"

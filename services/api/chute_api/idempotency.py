@@ -4,8 +4,12 @@ answered; with a different request it is a 409. Keys live 24 hours.
 A key is reserved with one conditional PutItem in the job table (its own key shape,
 `idem#…`, outside the tenant index), so two concurrent requests with one key create
 one job on any number of API replicas: the loser waits for the winner's answer and
-replays it. The request is identified by its method, path, query, content type and
-declared length, and the body by its SHA-256 once streamed."""
+replays it. The request is identified by what it means: its method, path and query,
+the file's declared type and name (not the form's framing: every client draws a new
+multipart boundary per request), and the file by its SHA-256 once streamed.
+
+`IdempotencyStore.answer` is the envelope every route with an `Idempotency-Key`
+(declared once, `IdempotencyKey`) runs its work in."""
 
 from __future__ import annotations
 
@@ -13,32 +17,47 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import ClientError
+from fastapi import Header, Response
 
+from chute_api.errors import IdempotencyConflict
 from chute_core.aws import error_code
-from chute_core.errors import ChuteError
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
-__all__ = ["IdempotencyConflict", "IdempotencyStore", "Replay", "Reservation"]
+__all__ = ["Answer", "IdempotencyKey", "IdempotencyStore", "fingerprint"]
 
 TTL_SECONDS = 24 * 3600
 PENDING_SECONDS = 600  # a reservation whose request died is free again after this
 MAX_KEY_LENGTH = 255
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe key (24 h): the same key and request answer the first "
+        "answer again (`Idempotent-Replayed: true`); the same key with a different "
+        "request is 409",
+    ),
+]
 
-class IdempotencyConflict(ChuteError):
-    """The key was used for a different request, or its request is still running."""
 
-    def __init__(self, detail: str, *, in_progress: bool = False) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.in_progress = in_progress
+@dataclass(frozen=True)
+class Answer:
+    """A route's answer, as it is sent and as a replay sends it again."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    body_sha256: str | None = None  # the uploaded file's, checked on replay
 
 
 @dataclass(frozen=True)
@@ -55,19 +74,39 @@ class Replay:
 
 
 def fingerprint(
-    method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
+    *,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    content_type: str,
+    filename: str | None = None,
 ) -> str:
+    """What identifies a request for its key: its meaning, not its framing."""
     canonical = json.dumps(
         {
             "method": method,
             "path": path,
             "query": sorted(query.items()),
-            "content-type": headers.get("content-type", ""),
-            "content-length": headers.get("content-length", ""),
+            "content-type": content_type,
+            "filename": filename,
         },
         sort_keys=True,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _check_same_file(body: AsyncIterator[bytes], expected: str | None) -> None:
+    digest = hashlib.sha256()
+    async for chunk in body:
+        digest.update(chunk)
+    if expected is not None and digest.hexdigest() != expected:
+        raise IdempotencyConflict("this Idempotency-Key was used for a different file")
+
+
+def _send(response: Response, answer: Answer) -> dict[str, Any]:
+    response.status_code = answer.status
+    response.headers.update(answer.headers)
+    return answer.body
 
 
 class IdempotencyStore:
@@ -78,6 +117,34 @@ class IdempotencyStore:
     @staticmethod
     def record_id(tenant: str, key: str) -> str:
         return f"idem#{tenant}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+    async def answer(
+        self,
+        response: Response,
+        *,
+        tenant: str,
+        key: str | None,
+        fingerprint: str,
+        run: Callable[[], Awaitable[Answer]],
+        body: AsyncIterator[bytes] | None = None,
+    ) -> dict[str, Any]:
+        """`run()`'s answer, once per key: a request with the key of an earlier one
+        gets that answer again, after `body` (if given) proves to be the same file."""
+        if key is None:
+            return _send(response, await run())
+        outcome = await self.begin(tenant, key, fingerprint)
+        if isinstance(outcome, Replay):
+            if body is not None:
+                await _check_same_file(body, outcome.body_sha256)
+            response.headers["Idempotent-Replayed"] = "true"
+            return _send(response, Answer(outcome.status, outcome.body, outcome.headers))
+        try:
+            answer = await run()
+        except BaseException:  # nothing to replay: the key may be used again
+            await asyncio.shield(self.release(outcome))
+            raise
+        await self.finish(outcome, answer)
+        return _send(response, answer)
 
     async def begin(
         self, tenant: str, key: str, request_fingerprint: str, *, wait_seconds: float = 60.0
@@ -126,21 +193,14 @@ class IdempotencyStore:
                 )
             await asyncio.sleep(0.2)  # polling the winner's record for its answer
 
-    async def finish(
-        self,
-        reservation: Reservation,
-        *,
-        status: int,
-        body: dict[str, Any],
-        headers: dict[str, str],
-        body_sha256: str | None,
-    ) -> None:
+    async def finish(self, reservation: Reservation, answer: Answer) -> None:
         values: dict[str, Any] = {
             ":done": {"S": "done"},
-            ":status": {"N": str(status)},
-            ":body": {"S": json.dumps(body)},
-            ":headers": {"S": json.dumps(headers)},
+            ":status": {"N": str(answer.status)},
+            ":body": {"S": json.dumps(answer.body)},
+            ":headers": {"S": json.dumps(answer.headers)},
         }
+        body_sha256 = answer.body_sha256
         expression = (
             "SET #status = :done, response_status = :status, response_body = :body, "
             "response_headers = :headers"

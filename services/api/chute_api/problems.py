@@ -1,8 +1,9 @@
-"""RFC 9457 problem+json responses; the only place errors become HTTP."""
+"""RFC 9457 problem+json responses: the one place an error becomes HTTP. Errors of the
+API are ApiErrors (errors.py); the few foreign ones (the core's, FastAPI's, botocore's)
+are translated to one here, and one handler renders them all."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,20 +13,23 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chute_api.cursors import BadCursor
-from chute_api.errors import Forbidden, JobStateConflict, Unauthorized
-from chute_api.idempotency import IdempotencyConflict
+from chute_api.errors import (
+    ApiError,
+    DependencyUnavailable,
+    HttpError,
+    InvalidCallback,
+    MalformedRequest,
+    NotFound,
+    UploadRejected,
+)
 from chute_api.metrics import UPLOADS_REJECTED
-from chute_api.rate_limit import RateLimited
-from chute_core.errors import JobNotFound, UploadRejected
+from chute_core.errors import JobNotFound, UnsafeCallback
 from chute_core.logs import get_logger
-from chute_core.webhooks import UnsafeCallback
 
-__all__ = ["PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "problem"]
+__all__ = ["PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "render"]
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:chute:problem:"
-RETRY_AFTER_SECONDS = "5"
 log = get_logger(__name__)
 
 
@@ -39,26 +43,19 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
-def problem(
-    request: Request,
-    status: int,
-    code: str,
-    title: str,
-    detail: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+def render(request: Request, error: ApiError) -> JSONResponse:
     body = Problem(
-        type=f"{TYPE_PREFIX}{code}",
-        title=title,
-        status=status,
-        detail=detail,
+        type=f"{TYPE_PREFIX}{error.code}",
+        title=error.title,
+        status=error.status,
+        detail=error.detail,
         instance=request.url.path,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
-        status_code=status,
+        status_code=error.status,
         media_type=MEDIA_TYPE,
-        headers=headers,
+        headers=error.headers or None,
     )
 
 
@@ -88,87 +85,44 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(UploadRejected)
-    async def _upload_rejected(request: Request, exc: UploadRejected) -> JSONResponse:
-        UPLOADS_REJECTED.labels(reason=exc.code).inc()
-        return problem(request, exc.status, exc.code, "Upload rejected", exc.detail)
-
-    @app.exception_handler(Unauthorized)
-    async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
-        challenge = 'Bearer realm="chute"' + (', error="invalid_token"' if exc.token_error else "")
-        return problem(
-            request,
-            401,
-            "unauthorized",
-            "Authentication required",
-            exc.detail,
-            headers={"WWW-Authenticate": challenge},
-        )
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-        return problem(request, 403, "forbidden", "Not allowed", exc.detail)
-
-    @app.exception_handler(UnsafeCallback)
-    async def _unsafe_callback(request: Request, exc: UnsafeCallback) -> JSONResponse:
-        return problem(request, 400, "invalid-callback", "Callback URL refused", str(exc))
-
-    @app.exception_handler(JobStateConflict)
-    async def _state_conflict(request: Request, exc: JobStateConflict) -> JSONResponse:
-        return problem(request, 409, exc.code, "Not in this state", exc.detail)
-
-    @app.exception_handler(RateLimited)
-    async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
-        return problem(
-            request,
-            429,
-            "rate-limited",
-            "Too many requests",
-            f"the {exc.quota.name} budget of this tenant is spent; retry after "
-            f"{exc.quota.retry_after} s",
-            headers=exc.quota.headers(),
-        )
-
-    @app.exception_handler(IdempotencyConflict)
-    async def _idempotency(request: Request, exc: IdempotencyConflict) -> JSONResponse:
-        return problem(
-            request,
-            409,
-            "idempotency-conflict",
-            "Idempotency-Key conflict",
-            exc.detail,
-            headers={"Retry-After": "1"} if exc.in_progress else None,
-        )
-
-    @app.exception_handler(BadCursor)
-    async def _bad_cursor(request: Request, exc: BadCursor) -> JSONResponse:
-        return problem(request, 400, "invalid-cursor", "Invalid cursor", str(exc))
-
-    @app.exception_handler(JobNotFound)
-    async def _not_found(request: Request, exc: JobNotFound) -> JSONResponse:
-        return problem(request, 404, "not-found", "Job not found", f"no job {exc.job_id}")
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+def as_api_error(request: Request, exc: Exception) -> ApiError:
+    """The ApiError that stands for `exc`."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, JobNotFound):
+        return NotFound(f"no job {exc.job_id}")
+    if isinstance(exc, UnsafeCallback):
+        return InvalidCallback(str(exc))
+    if isinstance(exc, RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        detail = f"{where}: {first.get('msg', 'invalid')}" if where else None
-        return problem(request, 400, "malformed-request", "Malformed request", detail)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = "not-found" if exc.status_code == 404 else f"http-{exc.status_code}"
-        return problem(request, exc.status_code, code, str(exc.detail), headers=exc.headers)
-
-    @app.exception_handler(ClientError)
-    @app.exception_handler(BotoCoreError)
-    async def _dependency(request: Request, exc: Exception) -> JSONResponse:
+        return MalformedRequest(f"{where}: {first.get('msg', 'invalid')}" if where else None)
+    if isinstance(exc, StarletteHTTPException):
+        return HttpError(exc.status_code, str(exc.detail), exc.headers)
+    if isinstance(exc, ClientError | BotoCoreError):
         log.warning("dependency_error", error=str(exc), path=request.url.path)
-        return problem(
-            request,
-            503,
-            "dependency-unavailable",
-            "A storage dependency is unavailable",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        )
+        return DependencyUnavailable()
+    raise exc
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    error = as_api_error(request, exc)
+    if isinstance(error, UploadRejected):
+        UPLOADS_REJECTED.labels(reason=error.code).inc()
+    return render(request, error)
+
+
+HANDLED = (
+    ApiError,
+    JobNotFound,
+    UnsafeCallback,
+    RequestValidationError,
+    StarletteHTTPException,
+    ClientError,
+    BotoCoreError,
+)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    for kind in HANDLED:
+        app.add_exception_handler(kind, _handle)

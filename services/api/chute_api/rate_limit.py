@@ -12,17 +12,11 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from chute_core.errors import ChuteError
+from chute_api.errors import RateLimited
 
-__all__ = ["Quota", "RateLimited", "RateLimiter"]
+__all__ = ["Quota", "RateLimiter"]
 
 MAX_TRACKED = 100_000  # buckets kept; the least recently used tenant is forgotten
-
-
-class RateLimited(ChuteError):
-    def __init__(self, quota: Quota) -> None:
-        super().__init__(f"rate limit of {quota.policy} exceeded")
-        self.quota = quota
 
 
 @dataclass(frozen=True)

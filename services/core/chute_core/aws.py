@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MISSING_QUEUE_CODES",
     "AsyncClients",
+    "QueueUrls",
     "botocore_config",
     "error_code",
     "open_clients",
@@ -77,6 +78,20 @@ async def open_clients(stack: AsyncExitStack, aws: AwsSettings) -> AsyncClients:
     for client in (s3, sqs, dynamodb):
         instrument_client(client)
     return AsyncClients(s3=s3, sqs=sqs, dynamodb=dynamodb)
+
+
+class QueueUrls:
+    """The one place a queue's URL is looked up: once per name, then remembered. A
+    failed lookup (the queue does not exist yet) raises and is tried again next time."""
+
+    def __init__(self, sqs: SQSClient) -> None:
+        self._sqs = sqs
+        self._urls: dict[str, str] = {}
+
+    async def url(self, name: str) -> str:
+        if name not in self._urls:
+            self._urls[name] = (await self._sqs.get_queue_url(QueueName=name))["QueueUrl"]
+        return self._urls[name]
 
 
 def sync_client(service: str, aws: AwsSettings) -> Any:

@@ -1,14 +1,19 @@
-"""The one exception hierarchy of chute.
+"""The errors of chute's shared contract; every error chute raises on purpose derives
+from ChuteError, whose `code` is the stable, machine-readable reason (a job's
+`error.code`, the suffix of an API problem type).
 
     ChuteError
     ├── SettingsError         a CHUTE_* variable is missing or invalid
     ├── JobNotFound           no job with that id (or not the caller's)
     ├── TransitionConflict    a conditional state change lost its race
     ├── PoisonMessage         a queue message that can never be processed
-    ├── ProcessorError        a processor could not handle the object
-    └── UploadRejected        the API refuses an upload (subclasses in chute_api)
+    ├── ProcessorError        a job failed: its code, message and whether to retry
+    ├── UnsafeCallback        a webhook callback URL chute will not call
+    ├── chute_api.errors.ApiError      the API's refusals, each with its HTTP status
+    └── chute_worker.chain.ChainFailed a processor chain stopped (worker-internal)
 
-Services turn these into HTTP problems or queue decisions only at their edges.
+Services turn these into HTTP problems or queue decisions only at their edges; a
+failed job records one `chute_core.jobs.JobError`, built by `JobError.from_exception`.
 """
 
 from __future__ import annotations
@@ -26,19 +31,31 @@ __all__ = [
     "ProcessorError",
     "SettingsError",
     "TransitionConflict",
-    "UploadRejected",
+    "UnsafeCallback",
 ]
 
 
 class ChuteError(Exception):
     """Base of every error chute raises on purpose."""
 
+    code = "internal_error"
+    retryable = False
+
+    @property
+    def message(self) -> str:
+        """What went wrong, for a person (the job record, a problem's detail)."""
+        return str(self)
+
 
 class SettingsError(ChuteError):
     """A setting is missing or invalid; the message is one line naming the variable."""
 
+    code = "invalid_settings"
+
 
 class JobNotFound(ChuteError):
+    code = "not-found"
+
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id} not found")
         self.job_id = job_id
@@ -46,6 +63,8 @@ class JobNotFound(ChuteError):
 
 class TransitionConflict(ChuteError):
     """The job was not in a state the transition may leave; `current` is what it was."""
+
+    code = "transition_conflict"
 
     def __init__(self, job_id: str, target: str, current: Job) -> None:
         super().__init__(f"job {job_id}: cannot move {current.state} -> {target}")
@@ -59,12 +78,12 @@ class PoisonMessage(ChuteError):
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+        self.code = self.reason = reason
         self.detail = detail
 
 
 class ProcessorError(ChuteError):
-    """A processor failed; `retryable` says whether another attempt could succeed, and
+    """A job failed; `retryable` says whether another attempt could succeed, and
     `max_attempts` caps the attempts for failures worth only one more try (a crash)."""
 
     def __init__(
@@ -72,9 +91,13 @@ class ProcessorError(ChuteError):
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
-        self.message = message
+        self._message = message
         self.retryable = retryable
         self.max_attempts = max_attempts
+
+    @property
+    def message(self) -> str:
+        return self._message
 
     def __reduce__(self) -> tuple[Any, tuple[str, str]]:
         # Raised in a pool process and re-raised in the worker: pickle the keywords too.
@@ -84,12 +107,7 @@ class ProcessorError(ChuteError):
         return rebuild, (self.code, self.message)
 
 
-class UploadRejected(ChuteError):
-    """The API refuses an upload; `code` is the stable problem type suffix."""
+class UnsafeCallback(ChuteError):
+    """A callback URL chute will not call."""
 
-    status = 400
-    code = "bad-upload"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    code = "invalid-callback"

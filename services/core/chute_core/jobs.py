@@ -9,6 +9,8 @@ from typing import Any
 import uuid_utils
 from pydantic import BaseModel, ConfigDict
 
+from chute_core.errors import ChuteError
+
 __all__ = [
     "ISO_FORMAT",
     "SOURCES",
@@ -18,11 +20,18 @@ __all__ = [
     "JobError",
     "JobState",
     "ObjectInfo",
+    "ProcessingResult",
+    "ProcessorStep",
+    "StepOutcome",
     "iso",
     "new_job",
     "new_job_id",
+    "parse_iso",
+    "seconds_since",
     "utcnow",
 ]
+
+MESSAGE_LIMIT = 1000  # characters of an error message kept in the job record
 
 
 class JobState(StrEnum):
@@ -74,9 +83,63 @@ class DirectUpload(BaseModel):
 
 
 class JobError(BaseModel):
+    """Why a job failed, as its record keeps it."""
+
     code: str
     message: str
     retryable: bool = False
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, *, unexpected: str = "internal_error") -> JobError:
+        """The record of `exc`: a ChuteError keeps its code, message and retryability;
+        anything else is the non-retryable `unexpected` code with the exception's type."""
+        if isinstance(exc, ChuteError):
+            code, message, retryable = exc.code, exc.message, exc.retryable
+        else:
+            code, retryable = unexpected, False
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return cls(code=code, message=message[:MESSAGE_LIMIT], retryable=retryable)
+
+
+class StepOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class ProcessorStep(BaseModel):
+    """One processor's part in a job: what it returned, or why it failed or was skipped."""
+
+    name: str
+    outcome: StepOutcome
+    seconds: float | None = None  # absent when skipped
+    summary: dict[str, Any] | None = None  # small JSON; "objects" lists its result keys
+    error: JobError | None = None
+    reason: str | None = None  # why it was skipped
+
+    @property
+    def objects(self) -> list[str]:
+        """The keys of the result objects this processor wrote."""
+        return [str(key) for key in (self.summary or {}).get("objects", [])]
+
+
+class ProcessingResult(BaseModel):
+    """What the worker's processor chain did with a job (the record's `result`)."""
+
+    content_type: str | None = None  # detected from the bytes, when routing needed it
+    processors: list[ProcessorStep] = []
+
+    def summary_of(self, name: str) -> dict[str, Any] | None:
+        for step in self.processors:
+            if step.name == name and step.summary is not None:
+                return step.summary
+        return None
+
+    @property
+    def deciding(self) -> str:
+        """The processor that decided the outcome: the failed one, else the last run."""
+        ran = [s for s in self.processors if s.outcome is not StepOutcome.SKIPPED]
+        return ran[-1].name if ran else "none"
 
 
 class Job(BaseModel):
@@ -95,7 +158,7 @@ class Job(BaseModel):
     attempts: int = 0
     lease_owner: str | None = None
     lease_expires_at: str | None = None
-    result: dict[str, Any] | None = None
+    result: ProcessingResult | None = None
     error: JobError | None = None
     traceparent: str | None = None
     processors: list[str] | None = None  # the upload's explicit choice; None: route by type
@@ -115,6 +178,16 @@ def utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     """Fixed-width UTC ISO-8601: string order is time order (lease checks rely on it)."""
     return moment.astimezone(UTC).strftime(ISO_FORMAT)
+
+
+def parse_iso(text: str) -> datetime:
+    """The moment an `iso()` string names (timezone-aware, UTC)."""
+    return datetime.strptime(text, ISO_FORMAT).replace(tzinfo=UTC)
+
+
+def seconds_since(text: str) -> float:
+    """Seconds from an `iso()` moment until now (0 if it lies ahead)."""
+    return max(0.0, (utcnow() - parse_iso(text)).total_seconds())
 
 
 def new_job_id() -> str:

@@ -3,7 +3,7 @@ callback_url) and the worker (which delivers to it).
 
 Signature: `Chute-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`.
 A receiver recomputes it over the raw body and rejects old timestamps (replays): the
-README's verification recipe, which tests/e2e/test_webhooks.py runs as written."""
+verification recipe in docs/api.md, which tests/e2e/test_webhooks.py runs as written."""
 
 from __future__ import annotations
 
@@ -15,16 +15,12 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-from chute_core.errors import ChuteError
+from chute_core.errors import UnsafeCallback
 
-__all__ = ["UnsafeCallback", "check_callback_url", "resolve_safely", "sign"]
+__all__ = ["check_callback_url", "resolve_safely", "sign"]
 
 SIGNATURE_HEADER = "Chute-Signature"
 MAX_URL_LENGTH = 2000
-
-
-class UnsafeCallback(ChuteError):
-    """A callback URL chute will not call."""
 
 
 def sign(secret: bytes, body: bytes, timestamp: int | None = None) -> str:

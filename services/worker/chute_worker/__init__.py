@@ -1,2 +1,3 @@
 """chute's worker: consumes S3 events from SQS and runs processors on the objects.
-The loop is `chute_worker.consumer.Worker`; the process is `chute_worker.main`."""
+The loop is `chute_worker.loop.Worker`, one message is `chute_worker.runner.JobRunner`;
+the process is `chute_worker.main`."""

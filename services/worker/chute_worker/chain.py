@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiofiles
 
 from chute_core.content_types import SNIFF_BYTES, detect_type, matches, refine_type
-from chute_core.errors import ProcessorError
+from chute_core.errors import ChuteError, ProcessorError
 from chute_core.events import ObjectCreated
-from chute_core.jobs import Job
+from chute_core.jobs import Job, JobError, ProcessingResult, ProcessorStep, StepOutcome
 from chute_core.keys import ObjectKeys
 from chute_worker import metrics
 from chute_worker.failures import classify
@@ -33,56 +33,15 @@ from chute_worker.spool import SpoolArea
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["ChainFailed", "ChainResult", "ProcessorChain", "Step"]
+__all__ = ["ChainFailed", "ProcessorChain"]
 
 SUMMARY_LIMIT = 32 * 1024  # bytes of JSON per processor summary kept in the job record
 
 
-@dataclass
-class Step:
-    name: str
-    outcome: str  # succeeded | failed | skipped
-    seconds: float = 0.0
-    summary: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    reason: str | None = None
+class ChainFailed(ChuteError):
+    """The chain stopped at a failure; `result` holds the steps that ran up to it."""
 
-    def record(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "outcome": self.outcome}
-        if self.outcome != "skipped":
-            out["seconds"] = round(self.seconds, 4)
-        for key in ("summary", "error", "reason"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
-
-
-@dataclass
-class ChainResult:
-    content_type: str | None
-    steps: list[Step] = field(default_factory=list)
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "content_type": self.content_type,
-            "processors": [step.record() for step in self.steps],
-        }
-
-    def summary_of(self, name: str) -> dict[str, Any] | None:
-        for step in self.steps:
-            if step.name == name and step.summary is not None:
-                return step.summary
-        return None
-
-    @property
-    def deciding(self) -> str:
-        """The processor that decided the outcome: the failed one, else the last run."""
-        ran = [s for s in self.steps if s.outcome != "skipped"]
-        return ran[-1].name if ran else "none"
-
-
-class ChainFailed(Exception):
-    def __init__(self, error: ProcessorError, result: ChainResult) -> None:
+    def __init__(self, error: ProcessorError, result: ProcessingResult) -> None:
         super().__init__(str(error))
         self.error = error
         self.result = result
@@ -97,7 +56,7 @@ class ProcessorChain:
     s3: S3Client
     keys: ObjectKeys
 
-    async def run(self, job: Job, record: ObjectCreated) -> ChainResult:
+    async def run(self, job: Job, record: ObjectCreated) -> ProcessingResult:
         size = record.size if record.size is not None else await self._size(record)
         source = ObjectSource(
             s3=self.s3,
@@ -107,7 +66,7 @@ class ProcessorChain:
             spool_area=self.spool,
             job_id=job.job_id,
         )
-        result = ChainResult(content_type=None)
+        result = ProcessingResult()
         async with source:
             try:
                 await self._run(job, source, result)
@@ -117,7 +76,7 @@ class ProcessorChain:
                 raise ChainFailed(exc, result) from exc
         return result
 
-    async def _run(self, job: Job, source: ObjectSource, result: ChainResult) -> None:
+    async def _run(self, job: Job, source: ObjectSource, result: ProcessingResult) -> None:
         if self.router.needs_type(job):
             head = await source.head(SNIFF_BYTES)
             result.content_type = refine_type(
@@ -136,8 +95,12 @@ class ProcessorChain:
                 )
             ctype = result.content_type
             if not explicit and ctype is not None and not matches(ctype, processor.spec.accepts):
-                result.steps.append(
-                    Step(name, "skipped", reason=f"does not accept {result.content_type}")
+                result.processors.append(
+                    ProcessorStep(
+                        name=name,
+                        outcome=StepOutcome.SKIPPED,
+                        reason=f"does not accept {result.content_type}",
+                    )
                 )
                 continue
             started = time.monotonic()
@@ -149,9 +112,13 @@ class ProcessorChain:
                 summary = self._checked(name, summary, sink.written.get(name, []))
             except Exception as exc:
                 error = classify(exc)
-                result.steps.append(_finished(name, "failed", started, error=_error_record(error)))
+                step = _finished(name, StepOutcome.FAILED, started)
+                step.error = JobError.from_exception(error)
+                result.processors.append(step)
                 raise ChainFailed(error, result) from exc
-            result.steps.append(_finished(name, "succeeded", started, summary=summary))
+            step = _finished(name, StepOutcome.SUCCEEDED, started)
+            step.summary = summary
+            result.processors.append(step)
 
     @staticmethod
     def _refusal(
@@ -251,13 +218,9 @@ class ProcessorChain:
         return head["ContentLength"]
 
 
-def _finished(name: str, outcome: str, started: float, **detail: Any) -> Step:
+def _finished(name: str, outcome: StepOutcome, started: float) -> ProcessorStep:
     """The step record of a processor run that ended, counted in the metrics."""
     seconds = time.monotonic() - started
     metrics.JOB_PROCESSING.labels(processor=name).observe(seconds)
-    metrics.PROCESSOR_RUNS.labels(processor=name, outcome=outcome).inc()
-    return Step(name, outcome, seconds, **detail)
-
-
-def _error_record(error: ProcessorError) -> dict[str, Any]:
-    return {"code": error.code, "message": error.message[:1000], "retryable": error.retryable}
+    metrics.PROCESSOR_RUNS.labels(processor=name, outcome=outcome.value).inc()
+    return ProcessorStep(name=name, outcome=outcome, seconds=round(seconds, 4))

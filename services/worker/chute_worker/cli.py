@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         configure_logging()
         configure_tracing("worker")
         # uvloop: the event loop's socket and callback work in C; aiobotocore does plenty
-        # of both for every AWS request (README, Performance: worker CPU per job).
+        # of both for every AWS request (docs/performance.md: worker CPU per job).
         uvloop.run(main(aws=aws, pipeline=pipeline, settings=settings))
 
     dlq_app = typer.Typer(help="Inspect and recover dead-lettered messages.", no_args_is_help=True)

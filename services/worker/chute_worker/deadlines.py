@@ -7,7 +7,6 @@ so until the deadline the message is simply made invisible again for the time le
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -15,7 +14,7 @@ from botocore.exceptions import ClientError
 from chute_core.errors import JobNotFound, TransitionConflict
 from chute_core.events import UploadDeadline
 from chute_core.job_store import JobStore
-from chute_core.jobs import ISO_FORMAT, JobState, iso, utcnow
+from chute_core.jobs import JobError, JobState, iso, parse_iso, utcnow
 from chute_core.logs import get_logger
 from chute_worker.decisions import Decision
 
@@ -38,7 +37,7 @@ async def expire_if_due(
     direct = job.direct_upload
     if job.state is not JobState.AWAITING_UPLOAD or direct is None:
         return Decision.delete()  # it arrived (or was cancelled): nothing to expire
-    deadline = datetime.strptime(direct.deadline, ISO_FORMAT).replace(tzinfo=UTC)
+    deadline = parse_iso(direct.deadline)
     remaining = (deadline - utcnow()).total_seconds()
     if remaining > 0:
         return Decision.retry(min(SQS_MAX_VISIBILITY_SECONDS, math.ceil(remaining)))
@@ -48,11 +47,9 @@ async def expire_if_due(
             JobState.FAILED,
             sources={JobState.AWAITING_UPLOAD},
             set_values={
-                "error": {
-                    "code": "upload_expired",
-                    "message": f"no upload arrived before {direct.deadline}",
-                    "retryable": False,
-                },
+                "error": JobError(
+                    code="upload_expired", message=f"no upload arrived before {direct.deadline}"
+                ).model_dump(),
                 "finished_at": iso(utcnow()),
             },
         )

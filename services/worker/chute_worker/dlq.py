@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chute_core.aws import QueueUrls
 from chute_core.errors import ChuteError, JobNotFound, PoisonMessage, TransitionConflict
 from chute_core.events import ObjectCreated, parse_body
 from chute_core.job_store import JobStore
@@ -46,9 +47,10 @@ class Dlq:
         self._keys = keys
         self._queue = queue
         self._dlq = dlq
+        self._urls = QueueUrls(sqs)
 
     async def _url(self, name: str) -> str:
-        return (await self._sqs.get_queue_url(QueueName=name))["QueueUrl"]
+        return await self._urls.url(name)
 
     def _job_id(self, body: str) -> str | None:
         try:

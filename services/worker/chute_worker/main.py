@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack
 import httpx
 import uvicorn
 
-from chute_core.aws import open_clients
+from chute_core.aws import QueueUrls, open_clients
 from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
@@ -17,14 +17,14 @@ from chute_core.metrics import set_build_info
 from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 from chute_worker.backend import BackendHealth
 from chute_worker.chain import ProcessorChain
-from chute_worker.consumer import Worker
-from chute_worker.handler import JobRunner
 from chute_worker.health import HealthServer, health_app
+from chute_worker.loop import Worker
 from chute_worker.loop_lag import watch_loop_lag
 from chute_worker.pool import ProcessorPool
 from chute_worker.processors.registry import Registry
 from chute_worker.queue_monitor import QueueMonitor
 from chute_worker.routing import Router
+from chute_worker.runner import JobRunner
 from chute_worker.settings import WorkerSettings
 from chute_worker.spool import SpoolArea
 from chute_worker.webhook_delivery import WebhookSender
@@ -71,6 +71,7 @@ async def run_worker(
         webhooks = WebhookSender(load(WebhookSettings), store, http)
         runner = JobRunner(
             store=store,
+            s3=clients.s3,
             keys=keys,
             pipeline=pipeline,
             settings=settings,
@@ -79,7 +80,12 @@ async def run_worker(
         )
         backend = BackendHealth()
         worker = Worker(
-            sqs=clients.sqs, runner=runner, pipeline=pipeline, settings=settings, backend=backend
+            sqs=clients.sqs,
+            queues=QueueUrls(clients.sqs),
+            runner=runner,
+            pipeline=pipeline,
+            settings=settings,
+            backend=backend,
         )
 
         async def stop_on_request() -> None:

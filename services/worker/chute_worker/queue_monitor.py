@@ -9,6 +9,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
+from chute_core.aws import QueueUrls
 from chute_core.logs import get_logger
 from chute_worker import metrics
 from chute_worker.backend import BackendHealth
@@ -40,16 +41,14 @@ class QueueMonitor:
         """`queues` maps a label ("main", "dlq") to a queue name."""
         self._sqs = sqs
         self._names = queues
-        self._urls: dict[str, str] = {}
+        self._urls = QueueUrls(sqs)
         self._backend = backend
         self._interval = interval
 
     async def poll_once(self) -> None:
         for label, name in self._names.items():
-            if label not in self._urls:
-                self._urls[label] = (await self._sqs.get_queue_url(QueueName=name))["QueueUrl"]
             response = await self._sqs.get_queue_attributes(
-                QueueUrl=self._urls[label], AttributeNames=list(ATTRIBUTES)
+                QueueUrl=await self._urls.url(name), AttributeNames=list(ATTRIBUTES)
             )
             values = response.get("Attributes", {})
             for state, attribute in zip(STATES, ATTRIBUTES, strict=True):

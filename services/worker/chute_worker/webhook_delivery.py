@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 
+from chute_core.errors import UnsafeCallback
 from chute_core.job_store import JobStore
 from chute_core.jobs import Job, iso, utcnow
 from chute_core.logs import get_logger
 from chute_core.settings import WebhookSettings
 from chute_core.webhooks import (
     SIGNATURE_HEADER,
-    UnsafeCallback,
     check_callback_url,
     resolve_safely,
     sign,

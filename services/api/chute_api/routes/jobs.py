@@ -1,4 +1,4 @@
-"""Job status."""
+"""Job queries and cancel (flows/jobs.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from chute_api.deps import ReadTenantDep, RuntimeDep, UploadTenantDep
-from chute_api.errors import JobStateConflict
+from chute_api.deps import CursorsDep, JobQueriesDep, ReadTenantDep, SettingsDep, UploadTenantDep
 from chute_api.problems import PROBLEM_RESPONSES
-from chute_core.errors import TransitionConflict
-from chute_core.jobs import Job, JobState, iso, utcnow
+from chute_core.jobs import Job, JobState
 
 __all__ = ["router", "status_url"]
 
@@ -38,7 +36,8 @@ class JobPage(BaseModel):
     responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 429, 503)},
 )
 async def list_jobs(
-    runtime: RuntimeDep,
+    queries: JobQueriesDep,
+    cursors: CursorsDep,
     tenant: ReadTenantDep,
     state: Annotated[JobState | None, Query(description="Only jobs in this state")] = None,
     limit: int = Query(default=20, ge=1, le=100, description="Most jobs per page"),
@@ -50,9 +49,9 @@ async def list_jobs(
     ),
 ) -> JobPage:
     scope = f"state={state.value if state else ''}"
-    start = runtime.cursors.decode(cursor, tenant=tenant, scope=scope) if cursor else None
-    jobs, last = await runtime.jobs.list_for_tenant(tenant, state=state, limit=limit, start=start)
-    next_cursor = runtime.cursors.encode(last, tenant=tenant, scope=scope) if last else None
+    start = cursors.decode(cursor, tenant=tenant, scope=scope) if cursor else None
+    jobs, last = await queries.page(tenant, state=state, limit=limit, start=start)
+    next_cursor = cursors.encode(last, tenant=tenant, scope=scope) if last else None
     return JobPage(jobs=jobs, next_cursor=next_cursor)
 
 
@@ -65,11 +64,11 @@ async def list_jobs(
     name="get_job",
 )
 async def get_job(
-    runtime: RuntimeDep,
+    queries: JobQueriesDep,
     tenant: ReadTenantDep,
     job_id: str = Path(max_length=64),
 ) -> Job:
-    return await runtime.jobs.get(job_id, tenant=tenant)
+    return await queries.get(job_id, tenant=tenant)
 
 
 class ResultObject(BaseModel):
@@ -91,29 +90,14 @@ class JobResult(BaseModel):
     responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 404, 409, 429, 503)},
 )
 async def get_result(
-    runtime: RuntimeDep,
+    queries: JobQueriesDep,
+    settings: SettingsDep,
     tenant: ReadTenantDep,
     job_id: str = Path(max_length=64),
 ) -> JobResult:
-    job = await runtime.jobs.get(job_id, tenant=tenant)
-    if job.state is not JobState.SUCCEEDED:
-        raise JobStateConflict(
-            "job-not-succeeded", f"job {job_id} is {job.state}; results exist once SUCCEEDED"
-        )
-    prefix = runtime.keys.result(tenant, job_id, "")
-    seconds = runtime.api.result_url_seconds
-    objects = []
-    for step in (job.result or {}).get("processors", []):
-        for key in (step.get("summary") or {}).get("objects", []):
-            if not key.startswith(prefix):  # only this job's own results, ever
-                continue
-            url = await runtime.s3.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": runtime.pipeline.bucket, "Key": key},
-                ExpiresIn=seconds,
-            )
-            name = key[len(prefix) :].split("/", 1)[-1]
-            objects.append(ResultObject(processor=step["name"], name=name, url=url))
+    seconds = settings.result_url_seconds
+    links = await queries.result_links(job_id, tenant=tenant, seconds=seconds)
+    objects = [ResultObject(processor=x.processor, name=x.name, url=x.url) for x in links]
     return JobResult(job_id=job_id, expires_in=seconds, objects=objects)
 
 
@@ -125,30 +109,8 @@ async def get_result(
     responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 404, 409, 429, 503)},
 )
 async def cancel_job(
-    runtime: RuntimeDep,
+    queries: JobQueriesDep,
     tenant: UploadTenantDep,
     job_id: str = Path(max_length=64),
 ) -> Job:
-    job = await runtime.jobs.get(job_id, tenant=tenant)
-    if job.state is not JobState.CANCELLED:
-        try:
-            job = await runtime.jobs.transition(
-                job_id,
-                JobState.CANCELLED,
-                set_values={"finished_at": iso(utcnow())},
-            )
-        except TransitionConflict as conflict:
-            raise JobStateConflict(
-                "job-not-cancellable",
-                f"job {job_id} is {conflict.current.state}: only jobs not yet processing "
-                "can be cancelled",
-            ) from None
-    # The worker skips CANCELLED jobs; their bytes go now (again if asked twice).
-    bucket = runtime.pipeline.bucket
-    await runtime.s3.delete_object(Bucket=bucket, Key=job.object.key)
-    listed = await runtime.s3.list_objects_v2(
-        Bucket=bucket, Prefix=runtime.keys.result(tenant, job_id, "")
-    )
-    for item in listed.get("Contents", []):
-        await runtime.s3.delete_object(Bucket=bucket, Key=item["Key"])
-    return job
+    return await queries.cancel(job_id, tenant=tenant)

@@ -1,4 +1,5 @@
-"""One message: parse it, claim each job it names, run the processor, finish the job.
+"""One message: parse it, claim each job it names, run the processor chain, finish
+the job, and decide what becomes of the message (the rules are in decisions.py).
 
 Every state change is a conditional write; losing a race is an ordinary outcome
 (logged, then the message is deleted or retried), never an exception.
@@ -7,10 +8,9 @@ Every state change is a conditional write; losing a race is an ordinary outcome
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 from opentelemetry import trace
@@ -18,21 +18,24 @@ from opentelemetry import trace
 from chute_core.errors import JobNotFound, PoisonMessage, ProcessorError, TransitionConflict
 from chute_core.events import ObjectCreated, S3TestEvent, UploadDeadline, parse_body
 from chute_core.job_store import JobStore
-from chute_core.jobs import ISO_FORMAT, TERMINAL, Job, JobState, iso, utcnow
+from chute_core.jobs import Job, JobError, JobState, ProcessingResult, iso, seconds_since, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings
 from chute_core.tracing import context_from, tracer
 from chute_worker import metrics
-from chute_worker.chain import ChainFailed, ChainResult, ProcessorChain
+from chute_worker.chain import ChainFailed, ProcessorChain
 from chute_worker.deadlines import expire_if_due
-from chute_worker.decisions import Action, Decision
+from chute_worker.decisions import Action, Decision, after_conflict, plan_failure
 from chute_worker.failures import backoff_seconds, classify
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
 from chute_worker.settings import WorkerSettings
 from chute_worker.webhook_delivery import WebhookSender
 
-__all__ = ["Delivery", "JobRunner"]
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
+__all__ = ["Attempt", "Delivery", "JobRunner"]
 
 log = get_logger(__name__)
 LEASE_FIELDS = ("lease_owner", "lease_expires_at")
@@ -49,8 +52,22 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One claimed job being worked on for one delivery of its event."""
+
+    job: Job
+    record: ObjectCreated
+    delivery: Delivery
+    started: float = field(default_factory=time.monotonic)
+
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.started, 4)
+
+
+@dataclass(frozen=True)
 class JobRunner:
     store: JobStore
+    s3: S3Client
     keys: ObjectKeys
     pipeline: PipelineSettings
     settings: WorkerSettings
@@ -77,7 +94,7 @@ class JobRunner:
                 log.info("test_event_ignored", message_id=delivery.message_id)
                 return Decision.delete()
             if isinstance(parsed, UploadDeadline):
-                return await expire_if_due(self.store, self.chain.s3, self.pipeline.bucket, parsed)
+                return await expire_if_due(self.store, self.s3, self.pipeline.bucket, parsed)
             decisions = [await self._handle_record(record, delivery) for record in parsed]
         except PoisonMessage as exc:
             metrics.POISON_MESSAGES.labels(reason=exc.reason).inc()
@@ -119,12 +136,13 @@ class JobRunner:
             ),
             structlog.contextvars.bound_contextvars(job_id=job_id, tenant=tenant),
         ):
-            return await self._claimed(job, record, delivery)
+            return await self._claimed(Attempt(job, record, delivery))
 
-    async def _claimed(self, job: Job, record: ObjectCreated, delivery: Delivery) -> Decision:
+    async def _claimed(self, attempt: Attempt) -> Decision:
+        job, record = attempt.job, attempt.record
         log.info(
             "job_claimed",
-            message_id=delivery.message_id,
+            message_id=attempt.delivery.message_id,
             attempts=job.attempts,
             lease_expires_at=job.lease_expires_at,
         )
@@ -132,16 +150,14 @@ class JobRunner:
         if direct is not None and record.size is not None and record.size != direct.declared_size:
             # S3 enforces the POST policy's content-length-range; moto does not, and a
             # multipart client may send any parts: the declared size is the contract.
-            await self.chain.s3.delete_object(Bucket=record.bucket, Key=record.key)
+            await self.s3.delete_object(Bucket=record.bucket, Key=record.key)
             error = ProcessorError(
                 "size_mismatch",
                 f"the object has {record.size} bytes, {direct.declared_size} were declared",
                 retryable=False,
             )
-            return await self._fail(
-                job, record, error, ChainResult(None), delivery, time.monotonic()
-            )
-        return await self._run(job, record, delivery)
+            return await self._fail(attempt, error, ProcessingResult())
+        return await self._run(attempt)
 
     def _after_conflict(self, current: Job, delivery: Delivery) -> Decision:
         metrics.LEASE_CONFLICTS.inc()
@@ -152,63 +168,52 @@ class JobRunner:
             state=current.state,
             lease_owner=current.lease_owner,
         )
-        if current.state in TERMINAL:
-            return Decision.delete()  # a duplicate of work already done
-        # Someone holds the job: look again when their lease would lapse without a
-        # heartbeat; by then it is finished (delete) or claimable (take over).
-        return Decision.retry(self._lease_remaining(current))
+        return after_conflict(
+            current, lease_seconds=self.pipeline.visibility_timeout_seconds, now=utcnow()
+        )
 
-    def _lease_remaining(self, job: Job) -> int:
-        full = self.pipeline.visibility_timeout_seconds
-        if not job.lease_expires_at:
-            return full
-        expires = datetime.strptime(job.lease_expires_at, ISO_FORMAT).replace(tzinfo=UTC)
-        return max(1, min(full, math.ceil((expires - utcnow()).total_seconds()) + 1))
-
-    async def _run(self, job: Job, record: ObjectCreated, delivery: Delivery) -> Decision:
-        started = time.monotonic()
+    async def _run(self, attempt: Attempt) -> Decision:
         try:
             async with heartbeat(
                 store=self.store,
-                job_id=job.job_id,
+                job_id=attempt.job.job_id,
                 owner=self.worker_id,
                 visibility=self.pipeline.visibility_timeout_seconds,
-                extend_visibility=delivery.extend_visibility,
+                extend_visibility=attempt.delivery.extend_visibility,
             ):
-                result = await self.chain.run(job, record)
+                result = await self.chain.run(attempt.job, attempt.record)
         except asyncio.CancelledError:
             # Shutdown ran out of grace: hand the job back so another worker takes it now.
-            await asyncio.shield(self._release(job))
+            await asyncio.shield(self._release(attempt.job))
             raise
         except ChainFailed as failed:
-            return await self._fail(job, record, failed.error, failed.result, delivery, started)
+            return await self._fail(attempt, failed.error, failed.result)
         except Exception as exc:  # reaching the object or the pool, before any processor
-            return await self._fail(
-                job, record, classify(exc), ChainResult(None), delivery, started
-            )
-        return await self._succeed(job, record, result, delivery, started)
+            return await self._fail(attempt, classify(exc), ProcessingResult())
+        return await self._succeed(attempt, result)
 
     def _notifies(self, job: Job) -> bool:
         """A webhook goes out for this job: its terminal record must be read back."""
         return self.webhooks is not None and bool(self.webhooks.target(job))
 
-    def _observe_finished(self, job: Job, processor: str, outcome: str) -> None:
-        metrics.JOBS_FINISHED.labels(processor=processor, outcome=outcome).inc()
-        metrics.JOB_ATTEMPTS.observe(job.attempts)
-        created = datetime.strptime(job.created_at, ISO_FORMAT).replace(tzinfo=UTC)
-        metrics.JOB_END_TO_END.observe(max(0.0, (utcnow() - created).total_seconds()))
+    def _finished(
+        self, attempt: Attempt, result: ProcessingResult, outcome: str, after: Job | None
+    ) -> None:
+        """Count a terminal job and send its webhook (`after`: its record, when read back)."""
+        metrics.JOBS_FINISHED.labels(processor=result.deciding, outcome=outcome).inc()
+        metrics.JOB_ATTEMPTS.observe(attempt.job.attempts)
+        metrics.JOB_END_TO_END.observe(seconds_since(attempt.job.created_at))
+        if self.webhooks is not None and after is not None:
+            self.webhooks.schedule(after)
 
-    async def _succeed(
-        self,
-        job: Job,
-        record: ObjectCreated,
-        result: ChainResult,
-        delivery: Delivery,
-        started: float,
-    ) -> Decision:
-        values: dict[str, object] = {"result": result.record(), "finished_at": iso(utcnow())}
-        if record.etag:
-            values["processed_etag"] = record.etag
+    async def _succeed(self, attempt: Attempt, result: ProcessingResult) -> Decision:
+        job = attempt.job
+        values: dict[str, object] = {
+            "result": result.model_dump(mode="json", exclude_none=True),
+            "finished_at": iso(utcnow()),
+        }
+        if attempt.record.etag:
+            values["processed_etag"] = attempt.record.etag
         inspected = result.summary_of("inspect") or {}
         if "sha256" in inspected:
             values["sha256"] = inspected["sha256"]
@@ -226,75 +231,63 @@ class JobRunner:
             )
         except TransitionConflict as conflict:
             # Our lease lapsed and someone else took over: their result stands.
-            return self._after_conflict(conflict.current, delivery)
-        self._observe_finished(job, result.deciding, "succeeded")
-        if self.webhooks is not None and finished is not None:
-            self.webhooks.schedule(finished)
+            return self._after_conflict(conflict.current, attempt.delivery)
+        self._finished(attempt, result, "succeeded", finished)
         log.info(
             "job_succeeded",
             job_id=job.job_id,
             tenant=job.tenant,
-            message_id=delivery.message_id,
+            message_id=attempt.delivery.message_id,
             attempts=job.attempts,
-            seconds=round(time.monotonic() - started, 4),
+            seconds=attempt.seconds(),
         )
         return Decision.delete()
 
     async def _fail(
-        self,
-        job: Job,
-        record: ObjectCreated,
-        error: ProcessorError,
-        result: ChainResult,
-        delivery: Delivery,
-        started: float,
+        self, attempt: Attempt, error: ProcessorError, result: ProcessingResult
     ) -> Decision:
-        last_try = delivery.receive_count >= self.pipeline.max_receive_count
-        out_of_attempts = error.max_attempts is not None and job.attempts >= error.max_attempts
-        final = not error.retryable or last_try or out_of_attempts
-        details = {
-            "code": error.code,
-            "message": error.message[:1000],
-            "retryable": error.retryable,
+        job, delivery = attempt.job, attempt.delivery
+        plan = plan_failure(
+            error,
+            receive_count=delivery.receive_count,
+            max_receive_count=self.pipeline.max_receive_count,
+            attempts=job.attempts,
+        )
+        values: dict[str, object] = {
+            "error": JobError.from_exception(error).model_dump(),
+            "result": result.model_dump(mode="json", exclude_none=True),
         }
-        values: dict[str, object] = {"error": details, "result": result.record()}
-        if final:
+        if plan.final:
             values["finished_at"] = iso(utcnow())
-            if record.etag:
-                values["processed_etag"] = record.etag
+            if attempt.record.etag:
+                values["processed_etag"] = attempt.record.etag
         try:
             after = await self.store.transition(
                 job.job_id,
-                JobState.FAILED if final else JobState.QUEUED,
+                JobState.FAILED if plan.final else JobState.QUEUED,
                 sources={JobState.PROCESSING},
                 lease_owner=self.worker_id,
                 set_values=values,
                 remove=LEASE_FIELDS,
-                returning=final and self._notifies(job),
+                returning=plan.final and self._notifies(job),
             )
         except TransitionConflict as conflict:
             return self._after_conflict(conflict.current, delivery)
-        if final:
-            self._observe_finished(job, result.deciding, "failed")
-            if self.webhooks is not None and after is not None:
-                self.webhooks.schedule(after)
+        if plan.final:
+            self._finished(attempt, result, "failed", after)
         else:
             metrics.JOB_RETRIES.labels(processor=result.deciding).inc()
         log.warning(
-            "job_failed" if final else "job_will_retry",
+            "job_failed" if plan.final else "job_will_retry",
             job_id=job.job_id,
             tenant=job.tenant,
             message_id=delivery.message_id,
             code=error.code,
             error=error.message,
             receive_count=delivery.receive_count,
-            seconds=round(time.monotonic() - started, 4),
+            seconds=attempt.seconds(),
         )
-        if not error.retryable or out_of_attempts:
-            return Decision.delete()
-        # Retryable (also on the last try, now FAILED): the message comes back after a
-        # growing backoff, and after maxReceiveCount receives SQS moves it to the DLQ.
-        return self.retry_later(delivery.receive_count)
+        return self.retry_later(delivery.receive_count) if plan.retry else Decision.delete()
 
     async def _release(self, job: Job) -> None:
         try:

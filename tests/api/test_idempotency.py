@@ -1,5 +1,6 @@
 """Idempotency-Key on uploads: replays answer the first job, different requests are
-409, concurrent duplicates make one job, and failed requests free the key."""
+409, concurrent duplicates make one job, and failed requests free the key. A retried
+multipart form (a new boundary each time) is the same request."""
 
 from __future__ import annotations
 
@@ -130,3 +131,38 @@ def test_presign_with_one_key_creates_one_job_and_another_request_is_409(api: Se
     assert first.json() == second.json()
     assert second.headers["idempotent-replayed"] == "true"
     assert presign({**request, "size": 101}).status_code == 409
+
+
+def _post_form(api: Server, key: str, body: bytes, name: str) -> httpx.Response:
+    # httpx draws a new multipart boundary for every request, as browsers and curl do.
+    return httpx.post(
+        f"{api.url}/v1/uploads",
+        files={"file": (name, body, "text/plain")},
+        headers={"Idempotency-Key": key},
+        timeout=60,
+    )
+
+
+def test_a_retried_multipart_form_replays_the_first_job(api: Server, module_stack: Stack) -> None:
+    key, name = str(uuid.uuid4()), f"form-{uuid.uuid4().hex[:8]}.txt"
+    first = _post_form(api, key, b"the same file", name)
+    second = _post_form(api, key, b"the same file", name)
+    assert first.request.headers["content-type"] != second.request.headers["content-type"]
+    assert first.status_code == second.status_code == 202, second.text
+    assert second.json()["job_id"] == first.json()["job_id"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert _jobs_named(module_stack, name) == [first.json()["job_id"]]
+
+
+def test_a_multipart_form_with_another_file_under_the_same_key_is_409(api: Server) -> None:
+    key = str(uuid.uuid4())
+    assert _post_form(api, key, b"first file", "f.txt").status_code == 202
+    r = _post_form(api, key, b"other file", "f.txt")
+    assert r.status_code == 409
+    assert r.json()["type"] == "urn:chute:problem:idempotency-conflict"
+
+
+def test_a_multipart_form_with_another_file_name_under_the_same_key_is_409(api: Server) -> None:
+    key = str(uuid.uuid4())
+    assert _post_form(api, key, b"same bytes", "one.txt").status_code == 202
+    assert _post_form(api, key, b"same bytes", "two.txt").status_code == 409

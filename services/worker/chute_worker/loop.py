@@ -1,5 +1,5 @@
-"""The consumer loop: long-poll SQS for as many messages as there are free slots,
-hand each to the JobRunner as a task, and act on its decision.
+"""The consume loop: long-poll SQS for as many messages as there are free slots,
+hand each to the JobRunner (runner.py) as a task, and act on its decision.
 
 Shutdown (SIGTERM): stop receiving at once, give in-flight jobs the grace period,
 then cancel what is left: each cancelled job is released (lease cleared) and its
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from chute_core.aws import QueueUrls
 from chute_core.logs import get_logger
 from chute_core.settings import PipelineSettings
 from chute_worker import metrics
@@ -23,7 +24,7 @@ from chute_worker.backend import BackendHealth
 from chute_worker.decisions import Action, Decision
 from chute_worker.deletes import DeleteBatcher
 from chute_worker.failures import is_backend_outage
-from chute_worker.handler import Delivery, JobRunner
+from chute_worker.runner import Delivery, JobRunner
 from chute_worker.settings import WorkerSettings
 
 if TYPE_CHECKING:
@@ -42,12 +43,14 @@ class Worker:
         self,
         *,
         sqs: SQSClient,
+        queues: QueueUrls,
         runner: JobRunner,
         pipeline: PipelineSettings,
         settings: WorkerSettings,
         backend: BackendHealth,
     ) -> None:
         self._sqs = sqs
+        self._queues = queues
         self._runner = runner
         self._pipeline = pipeline
         self._settings = settings
@@ -73,12 +76,8 @@ class Worker:
     async def _connect(self) -> None:
         if self._queue_url:
             return
-        self._queue_url = (await self._sqs.get_queue_url(QueueName=self._pipeline.queue))[
-            "QueueUrl"
-        ]
-        self._dlq_url = (await self._sqs.get_queue_url(QueueName=self._pipeline.dlq_name))[
-            "QueueUrl"
-        ]
+        self._queue_url = await self._queues.url(self._pipeline.queue)
+        self._dlq_url = await self._queues.url(self._pipeline.dlq_name)
         self._deletes = DeleteBatcher(
             self._sqs,
             self._queue_url,

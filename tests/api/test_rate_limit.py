@@ -2,7 +2,8 @@
 
 import pytest
 
-from chute_api.rate_limit import RateLimited, RateLimiter
+from chute_api.errors import RateLimited
+from chute_api.rate_limit import RateLimiter
 
 
 def test_burst_is_allowed_then_refused_with_the_wait_until_the_next_token() -> None:
