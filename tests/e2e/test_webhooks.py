@@ -1,5 +1,5 @@
 """Webhooks: one signed delivery per terminal job to a receiver on localhost, verified
-with the README's recipe; retries on 5xx; internal and plain-http targets refused."""
+with the recipe of docs/api.md; retries on 5xx; internal and plain-http targets refused."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ SECRET = "whsec-test-3f9a"
 
 
 def _recipe() -> Callable[..., bool]:
-    """The README's verification recipe, executed as written."""
-    readme = (REPO / "README.md").read_text()
-    match = re.search(r"<!-- webhook-verification-recipe -->\s*```python\n(.*?)```", readme, re.S)
-    assert match, "the README lost its webhook verification recipe"
+    """The verification recipe of docs/api.md, executed as written."""
+    page = (REPO / "docs/api.md").read_text()
+    match = re.search(r"<!-- webhook-verification-recipe -->\s*```python\n(.*?)```", page, re.S)
+    assert match, "docs/api.md lost its webhook verification recipe"
     namespace: dict[str, Any] = {}
     exec(match.group(1), namespace)  # noqa: S102 (our own documentation)
     verify: Callable[..., bool] = namespace["verify_chute_signature"]
