@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import ClientError
-from fastapi import Header, Response
+from fastapi import Header, Request, Response
 
 from chute_api.errors import IdempotencyConflict
 from chute_core.aws import error_code
@@ -74,19 +74,19 @@ class Replay:
 
 
 def fingerprint(
+    request: Request,
     *,
-    method: str,
-    path: str,
-    query: Mapping[str, str],
     content_type: str,
     filename: str | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> str:
-    """What identifies a request for its key: its meaning, not its framing."""
+    """What identifies a request for its key: its meaning, not its framing. `query`
+    stands in for the request's own query parameters when given."""
     canonical = json.dumps(
         {
-            "method": method,
-            "path": path,
-            "query": sorted(query.items()),
+            "method": request.method,
+            "path": request.url.path,
+            "query": sorted((request.query_params if query is None else query).items()),
             "content-type": content_type,
             "filename": filename,
         },
@@ -121,7 +121,6 @@ class IdempotencyStore:
     async def answer(
         self,
         response: Response,
-        *,
         tenant: str,
         key: str | None,
         fingerprint: str,

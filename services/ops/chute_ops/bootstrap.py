@@ -7,7 +7,6 @@ changes nothing and reports so. The calls are the same on moto, LocalStack and A
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,24 +14,15 @@ from botocore.exceptions import ClientError
 from chute_core.aws import MISSING_QUEUE_CODES, error_code, sync_client
 from chute_core.job_store import TENANT_INDEX
 from chute_core.settings import AwsSettings, PipelineSettings
+from chute_ops.bootstrap_bucket import BucketSteps, Change
 
 __all__ = ["Change", "bootstrap"]
 
 NOTIFICATION_ID = "chute-incoming"
-LIFECYCLE_RULE_ID = "chute-abort-incomplete-multipart"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
-@dataclass(frozen=True)
-class Change:
-    resource: str
-    action: str  # "created" | "updated"
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.resource}"
-
-
-class _Reconciler:
+class _Reconciler(BucketSteps):
     def __init__(self, aws: AwsSettings, pipeline: PipelineSettings) -> None:
         self.p = pipeline
         self.region = aws.region
@@ -45,94 +35,6 @@ class _Reconciler:
     def note(self, resource: str, action: str) -> None:
         self.changes.append(Change(resource, action))
 
-    # -- S3 ---------------------------------------------------------------------------
-    def bucket(self) -> None:
-        name = self.p.bucket
-        try:
-            self.s3.head_bucket(Bucket=name)
-        except ClientError as exc:
-            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-                raise
-            extra = (
-                {}
-                if self.region == "us-east-1"
-                else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
-            )
-            self.s3.create_bucket(Bucket=name, **extra)
-            self.note(f"bucket {name}", "created")
-        self._encryption()
-        self._public_access_block()
-        self._lifecycle()
-
-    def _encryption(self) -> None:
-        name = self.p.bucket
-        try:
-            rules = self.s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"][
-                "Rules"
-            ]
-        except ClientError as exc:
-            if error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
-                raise
-            rules = []
-        algorithms = [
-            r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for r in rules
-        ]
-        if not any(a in ("AES256", "aws:kms", "aws:kms:dsse") for a in algorithms):
-            self.s3.put_bucket_encryption(
-                Bucket=name,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-                },
-            )
-            self.note(f"bucket {name} default encryption", "updated")
-
-    def _public_access_block(self) -> None:
-        name = self.p.bucket
-        desired = {
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        }
-        try:
-            current = self.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
-                raise
-            current = {}
-        if {k: bool(current.get(k)) for k in desired} != desired:
-            self.s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=desired)
-            self.note(f"bucket {name} public access block", "updated")
-
-    def _lifecycle(self) -> None:
-        name = self.p.bucket
-        ours = {
-            "ID": LIFECYCLE_RULE_ID,
-            "Filter": {"Prefix": ""},
-            "Status": "Enabled",
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-        }
-        try:
-            rules = self.s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchLifecycleConfiguration":
-                raise
-            rules = []
-        current = next((r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID), None)
-        if current is not None and (
-            current.get("Status") == "Enabled"
-            and current.get("AbortIncompleteMultipartUpload")
-            == ours["AbortIncompleteMultipartUpload"]
-            and current.get("Filter", {}).get("Prefix", "") == ""
-        ):
-            return
-        others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID]
-        self.s3.put_bucket_lifecycle_configuration(
-            Bucket=name, LifecycleConfiguration={"Rules": [*others, ours]}
-        )
-        self.note(f"bucket {name} lifecycle rule {LIFECYCLE_RULE_ID}", "updated")
-
-    # -- SNS ---------------------------------------------------------------------------
     def topic(self) -> str:
         name = self.p.topic
         arn = next(

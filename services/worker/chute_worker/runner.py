@@ -1,9 +1,6 @@
-"""One message: parse it, claim each job it names, run the processor chain, finish
-the job, and decide what becomes of the message (the rules are in decisions.py).
-
-Every state change is a conditional write; losing a race is an ordinary outcome
-(logged, then the message is deleted or retried), never an exception.
-"""
+"""One message: parse it, claim each job it names, run the processor chain, finish the
+job, decide the message's fate (rules: decisions.py). Every state change is a conditional
+write; losing a race is an ordinary outcome (logged, then deleted or retried)."""
 
 from __future__ import annotations
 
@@ -60,7 +57,7 @@ class Attempt:
     delivery: Delivery
     started: float = field(default_factory=time.monotonic)
 
-    def seconds(self) -> float:
+    def seconds(self) -> float:  # since the claim, for the log line
         return round(time.monotonic() - self.started, 4)
 
 
@@ -73,10 +70,6 @@ class JobRunner:
     settings: WorkerSettings
     chain: ProcessorChain
     webhooks: WebhookSender | None = None
-
-    @property
-    def worker_id(self) -> str:
-        return self.settings.worker_id
 
     def retry_later(self, receive_count: int) -> Decision:
         return Decision.retry(
@@ -98,12 +91,8 @@ class JobRunner:
             decisions = [await self._handle_record(record, delivery) for record in parsed]
         except PoisonMessage as exc:
             metrics.POISON_MESSAGES.labels(reason=exc.reason).inc()
-            log.warning(
-                "poison_message",
-                message_id=delivery.message_id,
-                reason=exc.reason,
-                detail=exc.detail,
-            )
+            log.warning("poison_message", message_id=delivery.message_id, reason=exc.reason,
+                        detail=exc.detail)  # fmt: skip
             return Decision.dead_letter(exc.reason)
         retries = [d for d in decisions if d.action is Action.RETRY]
         return retries[0] if retries else Decision.delete()
@@ -115,7 +104,7 @@ class JobRunner:
         try:
             job = await self.store.claim(
                 job_id,
-                owner=self.worker_id,
+                owner=self.settings.worker_id,
                 lease_seconds=self.pipeline.visibility_timeout_seconds,
                 etag=record.etag,
             )
@@ -177,7 +166,7 @@ class JobRunner:
             async with heartbeat(
                 store=self.store,
                 job_id=attempt.job.job_id,
-                owner=self.worker_id,
+                owner=self.settings.worker_id,
                 visibility=self.pipeline.visibility_timeout_seconds,
                 extend_visibility=attempt.delivery.extend_visibility,
             ):
@@ -192,8 +181,7 @@ class JobRunner:
             return await self._fail(attempt, classify(exc), ProcessingResult())
         return await self._succeed(attempt, result)
 
-    def _notifies(self, job: Job) -> bool:
-        """A webhook goes out for this job: its terminal record must be read back."""
+    def _notifies(self, job: Job) -> bool:  # a webhook needs the terminal record read back
         return self.webhooks is not None and bool(self.webhooks.target(job))
 
     def _finished(
@@ -207,24 +195,12 @@ class JobRunner:
             self.webhooks.schedule(after)
 
     async def _succeed(self, attempt: Attempt, result: ProcessingResult) -> Decision:
-        job = attempt.job
-        values: dict[str, object] = {
-            "result": result.model_dump(mode="json", exclude_none=True),
-            "finished_at": iso(utcnow()),
-        }
-        if attempt.record.etag:
-            values["processed_etag"] = attempt.record.etag
-        inspected = result.summary_of("inspect") or {}
-        if "sha256" in inspected:
-            values["sha256"] = inspected["sha256"]
-        detected = result.content_type or inspected.get("detected_type")
-        if detected:
-            values["detected_type"] = detected
+        job, values = attempt.job, _finish_values(attempt, result, error=None)
         try:
             finished = await self.store.transition(
                 job.job_id,
                 JobState.SUCCEEDED,
-                lease_owner=self.worker_id,
+                lease_owner=self.settings.worker_id,
                 set_values=values,
                 remove=LEASE_FIELDS,
                 returning=self._notifies(job),
@@ -253,20 +229,16 @@ class JobRunner:
             max_receive_count=self.pipeline.max_receive_count,
             attempts=job.attempts,
         )
-        values: dict[str, object] = {
-            "error": JobError.from_exception(error).model_dump(),
-            "result": result.model_dump(mode="json", exclude_none=True),
-        }
-        if plan.final:
-            values["finished_at"] = iso(utcnow())
-            if attempt.record.etag:
-                values["processed_etag"] = attempt.record.etag
+        values = _finish_values(attempt, result, error=error)
+        if not plan.final:  # back to QUEUED: not finished, and its object not processed yet
+            values.pop("finished_at")
+            values.pop("processed_etag", None)
         try:
             after = await self.store.transition(
                 job.job_id,
                 JobState.FAILED if plan.final else JobState.QUEUED,
                 sources={JobState.PROCESSING},
-                lease_owner=self.worker_id,
+                lease_owner=self.settings.worker_id,
                 set_values=values,
                 remove=LEASE_FIELDS,
                 returning=plan.final and self._notifies(job),
@@ -295,7 +267,7 @@ class JobRunner:
                 job.job_id,
                 JobState.QUEUED,
                 sources={JobState.PROCESSING},
-                lease_owner=self.worker_id,
+                lease_owner=self.settings.worker_id,
                 remove=LEASE_FIELDS,
                 returning=False,
             )
@@ -303,3 +275,25 @@ class JobRunner:
         except Exception as exc:
             # Not released: the lease simply lapses and the job is claimable then.
             log.warning("job_release_failed", job_id=job.job_id, error=str(exc))
+
+
+def _finish_values(
+    attempt: Attempt, result: ProcessingResult, *, error: ProcessorError | None
+) -> dict[str, object]:
+    """What a finished attempt writes to the job record besides its state."""
+    values: dict[str, object] = {
+        "result": result.model_dump(mode="json", exclude_none=True),
+        "finished_at": iso(utcnow()),
+    }
+    if attempt.record.etag:
+        values["processed_etag"] = attempt.record.etag
+    if error is not None:
+        values["error"] = JobError.from_exception(error).model_dump()
+        return values
+    inspected = result.summary_of("inspect") or {}
+    if "sha256" in inspected:
+        values["sha256"] = inspected["sha256"]
+    detected = result.content_type or inspected.get("detected_type")
+    if detected:
+        values["detected_type"] = detected
+    return values

@@ -113,18 +113,9 @@ async def presign(
         document = answer.model_dump(mode="json", exclude_none=True)
         return Answer(201, document, {"Location": answer.status_url})
 
-    return await idempotency.answer(
-        response,
-        tenant=tenant,
-        key=idempotency_key,
-        fingerprint=fingerprint(
-            method="POST",
-            path=request.url.path,
-            query={"body": hashlib.sha256(body.model_dump_json().encode()).hexdigest()},
-            content_type="application/json",
-        ),
-        run=create,
-    )
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    identity = fingerprint(request, content_type="application/json", query={"body": digest})
+    return await idempotency.answer(response, tenant, idempotency_key, identity, create)
 
 
 @router.post(

@@ -110,19 +110,9 @@ async def create_upload(
         accepted = UploadAccepted(job_id=job.job_id, state=job.state, status_url=location)
         return Answer(202, accepted.model_dump(mode="json"), {"Location": location}, job.sha256)
 
+    identity = fingerprint(request, content_type=incoming.content_type, filename=incoming.filename)
     return await idempotency.answer(
-        response,
-        tenant=tenant,
-        key=idempotency_key,
-        fingerprint=fingerprint(
-            method="POST",
-            path=request.url.path,
-            query=request.query_params,
-            content_type=incoming.content_type,
-            filename=incoming.filename,
-        ),
-        run=accept,
-        body=incoming.chunks,
+        response, tenant, idempotency_key, identity, accept, incoming.chunks
     )
 
 
