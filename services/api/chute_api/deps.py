@@ -92,12 +92,10 @@ async def _tenant(
 
 
 def _limited(pick: Callable[[ApiState], RateLimiter]) -> Callable[..., Awaitable[str]]:
-    limiter_of = _piece(pick)
-
     async def tenant_within_budget(
         request: Request, response: Response, tenant: Annotated[str, Depends(_tenant)]
     ) -> str:
-        limiter = await limiter_of(request)
+        limiter = pick(request.app.state.chute)
         if limiter.enabled:
             response.headers.update(limiter.take(tenant).headers())
         return tenant

@@ -136,16 +136,15 @@ class DependencyUnavailable(ApiError):
 
     def __init__(self) -> None:
         super().__init__(headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)})
-        self.detail = None
 
 
 class HttpError(ApiError):
     """What Starlette itself refuses (no such route, method not allowed)."""
 
     def __init__(self, status: int, title: str, headers: Mapping[str, str] | None) -> None:
-        super().__init__(headers=headers)
-        self.status, self.title, self.detail = status, title, None
+        self.status, self.title = status, title
         self.code = "not-found" if status == 404 else f"http-{status}"
+        super().__init__(headers=headers)
 
 
 class UploadRejected(ApiError):

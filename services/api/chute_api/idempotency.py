@@ -65,14 +65,6 @@ class Reservation:
     record_id: str
 
 
-@dataclass(frozen=True)
-class Replay:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-    body_sha256: str | None
-
-
 def fingerprint(
     request: Request,
     *,
@@ -132,11 +124,11 @@ class IdempotencyStore:
         if key is None:
             return _send(response, await run())
         outcome = await self.begin(tenant, key, fingerprint)
-        if isinstance(outcome, Replay):
+        if isinstance(outcome, Answer):  # the earlier request's, to replay
             if body is not None:
                 await _check_same_file(body, outcome.body_sha256)
             response.headers["Idempotent-Replayed"] = "true"
-            return _send(response, Answer(outcome.status, outcome.body, outcome.headers))
+            return _send(response, outcome)
         try:
             answer = await run()
         except BaseException:  # nothing to replay: the key may be used again
@@ -147,7 +139,7 @@ class IdempotencyStore:
 
     async def begin(
         self, tenant: str, key: str, request_fingerprint: str, *, wait_seconds: float = 60.0
-    ) -> Reservation | Replay:
+    ) -> Reservation | Answer:
         """Reserve the key for this request, or the earlier answer to replay."""
         record_id = self.record_id(tenant, key)
         now = int(time.time())
@@ -180,7 +172,7 @@ class IdempotencyStore:
             if item["fingerprint"]["S"] != request_fingerprint:
                 raise IdempotencyConflict("this Idempotency-Key was used for a different request")
             if item["status"]["S"] == "done":
-                return Replay(
+                return Answer(
                     status=int(item["response_status"]["N"]),
                     body=json.loads(item["response_body"]["S"]),
                     headers=json.loads(item["response_headers"]["S"]),
@@ -199,13 +191,12 @@ class IdempotencyStore:
             ":body": {"S": json.dumps(answer.body)},
             ":headers": {"S": json.dumps(answer.headers)},
         }
-        body_sha256 = answer.body_sha256
         expression = (
             "SET #status = :done, response_status = :status, response_body = :body, "
             "response_headers = :headers"
         )
-        if body_sha256:
-            values[":sha"] = {"S": body_sha256}
+        if answer.body_sha256:
+            values[":sha"] = {"S": answer.body_sha256}
             expression += ", body_sha256 = :sha"
         await self._client.update_item(
             TableName=self._table,

@@ -1,6 +1,6 @@
 """The errors of chute's shared contract; every error chute raises on purpose derives
-from ChuteError, whose `code` is the stable, machine-readable reason (a job's
-`error.code`, the suffix of an API problem type).
+from ChuteError, whose `code` is the stable, machine-readable reason: a job's
+`error.code` here (snake_case), an API problem type in chute_api.errors (kebab-case).
 
     ChuteError
     ├── SettingsError         a CHUTE_* variable is missing or invalid
@@ -54,7 +54,7 @@ class SettingsError(ChuteError):
 
 
 class JobNotFound(ChuteError):
-    code = "not-found"
+    code = "job_not_found"
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id} not found")
@@ -110,4 +110,4 @@ class ProcessorError(ChuteError):
 class UnsafeCallback(ChuteError):
     """A callback URL chute will not call."""
 
-    code = "invalid-callback"
+    code = "unsafe_callback"

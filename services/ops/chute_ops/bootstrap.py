@@ -32,9 +32,6 @@ class _Reconciler(BucketSteps):
         self.ddb = sync_client("dynamodb", aws)
         self.changes: list[Change] = []
 
-    def note(self, resource: str, action: str) -> None:
-        self.changes.append(Change(resource, action))
-
     def topic(self) -> str:
         name = self.p.topic
         arn = next(
@@ -49,19 +46,10 @@ class _Reconciler(BucketSteps):
         if arn is None:
             arn = str(self.sns.create_topic(Name=name)["TopicArn"])
             self.note(f"topic {name}", "created")
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AllowBucketToPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "s3.amazonaws.com"},
-                    "Action": "SNS:Publish",
-                    "Resource": arn,
-                    "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{self.p.bucket}"}},
-                }
-            ],
-        }
+        bucket_arn = f"arn:aws:s3:::{self.p.bucket}"
+        policy = _service_may(
+            "AllowBucketToPublish", "s3", "SNS:Publish", arn, ("ArnLike", bucket_arn)
+        )
         attributes = self.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
         if json.loads(attributes.get("Policy") or "{}") != policy:
             self.sns.set_topic_attributes(
@@ -91,19 +79,9 @@ class _Reconciler(BucketSteps):
             self.p.dlq_name, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
         )
         queue_arn = f"{dlq_arn.rsplit(':', 1)[0]}:{self.p.queue}"
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AllowTopicToSend",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-                }
-            ],
-        }
+        policy = _service_may(
+            "AllowTopicToSend", "sns", "sqs:SendMessage", queue_arn, ("ArnEquals", topic_arn)
+        )
         _, queue_arn = self._queue(
             self.p.queue,
             {
@@ -212,6 +190,27 @@ class _Reconciler(BucketSteps):
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
             )
             self.note(f"table {name} TTL on expires_at", "updated")
+
+
+def _service_may(
+    sid: str, service: str, action: str, resource: str, source: tuple[str, str]
+) -> dict[str, Any]:
+    """A resource policy letting one AWS service act on `resource`, only on behalf of
+    the source ARN (`source` = (condition operator, ARN))."""
+    operator, source_arn = source
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": f"{service}.amazonaws.com"},
+                "Action": action,
+                "Resource": resource,
+                "Condition": {operator: {"aws:SourceArn": source_arn}},
+            }
+        ],
+    }
 
 
 def _same_attribute(current: str | None, desired: str) -> bool:

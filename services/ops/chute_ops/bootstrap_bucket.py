@@ -26,14 +26,16 @@ class Change:
 
 
 class BucketSteps:
-    """Reconciles the bucket; the bootstrap's reconciler provides the client and notes."""
+    """Reconciles the bucket and records what it changed; the bootstrap's reconciler
+    (a subclass) sets the settings and the client."""
 
     p: PipelineSettings
     region: str
     s3: Any
+    changes: list[Change]
 
     def note(self, resource: str, action: str) -> None:
-        raise NotImplementedError
+        self.changes.append(Change(resource, action))
 
     # -- S3 ---------------------------------------------------------------------------
     def bucket(self) -> None:

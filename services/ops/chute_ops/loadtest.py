@@ -16,7 +16,6 @@ import re
 import statistics
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from rich.live import Live
 from rich.table import Table
 
 from chute_core.errors import ChuteError
-from chute_core.jobs import ISO_FORMAT, TERMINAL, JobState
+from chute_core.jobs import TERMINAL, JobState, parse_iso
 
 __all__ = ["LoadTest", "Sample"]
 
@@ -214,9 +213,7 @@ class LoadTest:
 def _seconds(start: str, end: str | None) -> float:
     if not end:
         return 0.0
-    return (
-        datetime.strptime(end, ISO_FORMAT) - datetime.strptime(start, ISO_FORMAT)
-    ).total_seconds()
+    return (parse_iso(end) - parse_iso(start)).total_seconds()
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:

@@ -49,9 +49,6 @@ class Dlq:
         self._dlq = dlq
         self._urls = QueueUrls(sqs)
 
-    async def _url(self, name: str) -> str:
-        return await self._urls.url(name)
-
     def _job_id(self, body: str) -> str | None:
         try:
             parsed = parse_body(body)
@@ -115,7 +112,7 @@ class Dlq:
             )
 
     async def peek(self) -> list[DeadLetter]:
-        dlq_url = await self._url(self._dlq)
+        dlq_url = await self._urls.url(self._dlq)
         letters = [d async for d in self._receive_all(dlq_url)]
         await self._make_visible(dlq_url, letters)
         return letters
@@ -123,7 +120,7 @@ class Dlq:
     async def redrive(self, *, job_id: str | None = None) -> list[DeadLetter]:
         """Move the job's messages (or all) back to the main queue; their jobs are
         QUEUED again. Returns what was moved."""
-        dlq_url, queue_url = await self._url(self._dlq), await self._url(self._queue)
+        dlq_url, queue_url = await self._urls.url(self._dlq), await self._urls.url(self._queue)
         moved: list[DeadLetter] = []
         kept: list[DeadLetter] = []
         async for letter in self._receive_all(dlq_url):
@@ -157,4 +154,4 @@ class Dlq:
             )
 
     async def purge(self) -> None:
-        await self._sqs.purge_queue(QueueUrl=await self._url(self._dlq))
+        await self._sqs.purge_queue(QueueUrl=await self._urls.url(self._dlq))

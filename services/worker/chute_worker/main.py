@@ -79,9 +79,10 @@ async def run_worker(
             webhooks=webhooks,
         )
         backend = BackendHealth()
+        queue_urls = QueueUrls(clients.sqs)  # shared: each queue's URL is looked up once
         worker = Worker(
             sqs=clients.sqs,
-            queues=QueueUrls(clients.sqs),
+            queues=queue_urls,
             runner=runner,
             pipeline=pipeline,
             settings=settings,
@@ -106,6 +107,7 @@ async def run_worker(
         health_task = asyncio.create_task(health.serve())
         monitor = QueueMonitor(
             sqs=clients.sqs,
+            urls=queue_urls,
             queues={"main": pipeline.queue, "dlq": pipeline.dlq_name},
             backend=backend,
             interval=settings.queue_poll_seconds,

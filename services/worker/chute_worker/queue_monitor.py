@@ -34,6 +34,7 @@ class QueueMonitor:
         self,
         *,
         sqs: SQSClient,
+        urls: QueueUrls,
         queues: dict[str, str],
         backend: BackendHealth,
         interval: float,
@@ -41,7 +42,7 @@ class QueueMonitor:
         """`queues` maps a label ("main", "dlq") to a queue name."""
         self._sqs = sqs
         self._names = queues
-        self._urls = QueueUrls(sqs)
+        self._urls = urls
         self._backend = backend
         self._interval = interval
 

@@ -91,8 +91,12 @@ class JobRunner:
             decisions = [await self._handle_record(record, delivery) for record in parsed]
         except PoisonMessage as exc:
             metrics.POISON_MESSAGES.labels(reason=exc.reason).inc()
-            log.warning("poison_message", message_id=delivery.message_id, reason=exc.reason,
-                        detail=exc.detail)  # fmt: skip
+            log.warning(
+                "poison_message",
+                message_id=delivery.message_id,
+                reason=exc.reason,
+                detail=exc.detail,
+            )
             return Decision.dead_letter(exc.reason)
         retries = [d for d in decisions if d.action is Action.RETRY]
         return retries[0] if retries else Decision.delete()
@@ -195,7 +199,7 @@ class JobRunner:
             self.webhooks.schedule(after)
 
     async def _succeed(self, attempt: Attempt, result: ProcessingResult) -> Decision:
-        job, values = attempt.job, _finish_values(attempt, result, error=None)
+        job, values = attempt.job, _finish_values(attempt, result, error=None, final=True)
         try:
             finished = await self.store.transition(
                 job.job_id,
@@ -229,10 +233,7 @@ class JobRunner:
             max_receive_count=self.pipeline.max_receive_count,
             attempts=job.attempts,
         )
-        values = _finish_values(attempt, result, error=error)
-        if not plan.final:  # back to QUEUED: not finished, and its object not processed yet
-            values.pop("finished_at")
-            values.pop("processed_etag", None)
+        values = _finish_values(attempt, result, error=error, final=plan.final)
         try:
             after = await self.store.transition(
                 job.job_id,
@@ -278,15 +279,15 @@ class JobRunner:
 
 
 def _finish_values(
-    attempt: Attempt, result: ProcessingResult, *, error: ProcessorError | None
+    attempt: Attempt, result: ProcessingResult, *, error: ProcessorError | None, final: bool
 ) -> dict[str, object]:
-    """What a finished attempt writes to the job record besides its state."""
-    values: dict[str, object] = {
-        "result": result.model_dump(mode="json", exclude_none=True),
-        "finished_at": iso(utcnow()),
-    }
-    if attempt.record.etag:
-        values["processed_etag"] = attempt.record.etag
+    """What an attempt writes to the job record besides its state; only a final one
+    (not a retry back to QUEUED) is finished and marks its object processed."""
+    values: dict[str, object] = {"result": result.model_dump(mode="json", exclude_none=True)}
+    if final:
+        values["finished_at"] = iso(utcnow())
+        if attempt.record.etag:
+            values["processed_etag"] = attempt.record.etag
     if error is not None:
         values["error"] = JobError.from_exception(error).model_dump()
         return values

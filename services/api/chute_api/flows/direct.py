@@ -61,8 +61,7 @@ class Presigned:
 
     job: Job
     deadline: str
-    post_url: str | None = None
-    post_fields: dict[str, str] | None = None
+    post: tuple[str, dict[str, str]] | None = None  # the form's URL and fields
     part_size: int | None = None
     part_urls: list[str] | None = None
 
@@ -140,7 +139,7 @@ class DirectUploads:
             Conditions=conditions,
             ExpiresIn=self.api.presign_seconds,
         )
-        answer.post_url, answer.post_fields = post["url"], post["fields"]
+        answer.post = (post["url"], post["fields"])
         job.direct_upload = DirectUpload(
             mode="post", declared_size=plan.size, deadline=answer.deadline
         )

@@ -14,6 +14,7 @@ from chute_api.flows.direct import MAX_PARTS, Plan
 from chute_api.idempotency import Answer, IdempotencyKey, fingerprint
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_api.routes.jobs import status_url
+from chute_api.upload_rules import parse_processor_list
 from chute_core.jobs import Job, JobState
 
 __all__ = ["router"]
@@ -80,9 +81,9 @@ async def presign(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     async def create() -> Answer:
-        limits = await rules.for_upload(
-            tenant, processors=body.processors, callback_url=body.callback_url
-        )
+        # Named as in ?processors= of a streamed upload, and read the same way.
+        chosen = parse_processor_list(",".join(body.processors)) if body.processors else None
+        limits = await rules.for_upload(tenant, processors=chosen, callback_url=body.callback_url)
         plan = Plan(
             tenant=tenant,
             filename=body.filename,
@@ -98,18 +99,15 @@ async def presign(
             state=made.job.state,
             status_url=status_url(request, job_id),
             expires_at=made.deadline,
-            method="POST" if made.post_url else "PUT",
-            post=PresignedPost(url=made.post_url, fields=made.post_fields or {})
-            if made.post_url
-            else None,
-            part_size=made.part_size,
-            parts=[PresignedPart(part_number=n, url=url) for n, url in enumerate(made.part_urls, 1)]
-            if made.part_urls is not None
-            else None,
-            complete_url=str(request.url_for("complete_upload", job_id=job_id))
-            if made.part_urls is not None
-            else None,
+            method="POST" if made.post is not None else "PUT",
+            post=PresignedPost(url=made.post[0], fields=made.post[1]) if made.post else None,
         )
+        if made.part_urls is not None:
+            answer.part_size = made.part_size
+            answer.parts = [
+                PresignedPart(part_number=n, url=u) for n, u in enumerate(made.part_urls, 1)
+            ]
+            answer.complete_url = str(request.url_for("complete_upload", job_id=job_id))
         document = answer.model_dump(mode="json", exclude_none=True)
         return Answer(201, document, {"Location": answer.status_url})
 
