@@ -24,6 +24,31 @@ SCENARIOS: dict[str, list[str]] = {
 }
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; an API server rejects the manifest (or
+    silently drops one, depending on the client). This loader refuses it."""
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def load_all(text: str) -> list[dict[str, Any]]:
+    """Every document of a rendered chart; a duplicate key anywhere is an error."""
+    return [d for d in yaml.load_all(text, Loader=UniqueKeyLoader) if d]  # noqa: S506
+
+
 def helm() -> str:
     found = shutil.which("helm") or str(REPO / ".tools/bin/helm")
     assert Path(found).exists(), "helm missing: `make test` installs it (scripts/install_helm.py)"
@@ -42,7 +67,7 @@ def template_text(*args: str) -> str:
 
 @functools.cache
 def render(scenario: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(template_text(*SCENARIOS[scenario])) if d]
+    return load_all(template_text(*SCENARIOS[scenario]))
 
 
 def objects(scenario: str, kind: str) -> list[dict[str, Any]]:

@@ -14,7 +14,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.k8s.chart import CHART, SCENARIOS, config, objects, pod_specs, render, run_helm
+from tests.k8s.chart import (
+    CHART,
+    SCENARIOS,
+    config,
+    load_all,
+    objects,
+    pod_specs,
+    render,
+    run_helm,
+)
 from tests.support.processes import REPO
 
 # The chart's kubeVersion floor (preStop's sleep action is on by default from 1.30)
@@ -146,7 +155,7 @@ def test_every_container_runs_non_root_on_a_read_only_root(scenario: str) -> Non
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_kind_moto_manifests_validate_strictly(version: str) -> None:
-    for obj in yaml.safe_load_all((REPO / "k8s/kind/moto.yaml").read_text()):
+    for obj in load_all((REPO / "k8s/kind/moto.yaml").read_text()):
         kubernetes_validate.validate(obj, version, strict=True)
 
 
@@ -346,7 +355,7 @@ def test_config_change_rolls_the_pods() -> None:
 def test_names_fit_in_63_characters() -> None:
     long = run_helm("template", "a-very-long-release-name-that-goes-on-and-on-and-on", str(CHART))
     assert long.returncode == 0, long.stderr
-    for obj in yaml.safe_load_all(long.stdout):
+    for obj in load_all(long.stdout):
         if obj:
             assert len(obj["metadata"]["name"]) <= 63, obj["metadata"]["name"]
 
@@ -356,3 +365,15 @@ def test_chart_declares_kube_and_app_versions() -> None:
     assert chart["kubeVersion"] == ">=1.30.0-0"  # preStop sleep is beta (on) from 1.30
     assert chart["appVersion"]
     assert Path(CHART / "values.schema.json").exists()
+
+
+def test_the_chart_loader_refuses_a_duplicate_key() -> None:
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'env'"):
+        load_all("spec:\n  env: [a]\n  env: [b]\n")
+
+
+def test_a_scaled_job_worker_keeps_every_shared_variable_beside_its_own() -> None:
+    (job,) = objects("scaledjob", "ScaledJob")
+    (container,) = job["spec"]["jobTargetRef"]["template"]["spec"]["containers"]
+    names = [e["name"] for e in container["env"]]
+    assert names == ["CHUTE_CURSOR_SECRET", "CHUTE_WEBHOOK_SECRET", "CHUTE_WORKER_ONE_BATCH"]

@@ -98,25 +98,32 @@ seccompProfile:
 
 {{/* Environment every chute container shares: the ConfigMap, and AWS keys if static. */}}
 {{- define "chute.env" -}}
+{{- /* Called with (dict "root" $ "env" (list {name, value}…)): the component's own
+       variables join the shared ones in one `env:` list (YAML keeps only the last of
+       two `env:` keys). */ -}}
+{{- $root := .root }}
 envFrom:
   - configMapRef:
-      name: {{ include "chute.componentName" (dict "root" . "component" "config") }}
-{{- with include "chute.awsSecretName" . }}
+      name: {{ include "chute.componentName" (dict "root" $root "component" "config") }}
+{{- with include "chute.awsSecretName" $root }}
   - secretRef:
       name: {{ . }}
 {{- end }}
-{{- if or .Values.api.auth.keysSecret .Values.webhooks.existingSecret }}
+{{- if or $root.Values.api.auth.keysSecret $root.Values.webhooks.existingSecret .env }}
 env:
-  {{- with .Values.api.auth.keysSecret }}
+  {{- with $root.Values.api.auth.keysSecret }}
   # Signs list cursors; every API replica must share it (optional key of the Secret).
   - name: CHUTE_CURSOR_SECRET
     valueFrom:
       secretKeyRef: {name: {{ . }}, key: cursor-secret, optional: true}
   {{- end }}
-  {{- with .Values.webhooks.existingSecret }}
+  {{- with $root.Values.webhooks.existingSecret }}
   - name: CHUTE_WEBHOOK_SECRET
     valueFrom:
       secretKeyRef: {name: {{ . }}, key: webhook-secret}
+  {{- end }}
+  {{- with .env }}
+  {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end }}
 {{- end }}

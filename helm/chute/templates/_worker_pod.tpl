@@ -31,12 +31,11 @@ spec:
     - name: worker
       image: {{ include "chute.image" $ctx }}
       imagePullPolicy: {{ .Values.worker.image.pullPolicy }}
-      {{- include "chute.env" . | nindent 6 }}
+      {{- $env := list }}
       {{- if eq .Values.worker.keda.mode "scaledJob" }}
-      env:
-        - name: CHUTE_WORKER_ONE_BATCH
-          value: "true"
+      {{- $env = append $env (dict "name" "CHUTE_WORKER_ONE_BATCH" "value" "true") }}
       {{- end }}
+      {{- include "chute.env" (dict "root" . "env" $env) | nindent 6 }}
       ports:
         - name: health
           containerPort: {{ .Values.worker.healthPort }}
