@@ -46,7 +46,7 @@ UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 
 def load_all(text: str) -> list[dict[str, Any]]:
     """Every document of a rendered chart; a duplicate key anywhere is an error."""
-    return [d for d in yaml.load_all(text, Loader=UniqueKeyLoader) if d]  # noqa: S506
+    return [d for d in yaml.load_all(text, Loader=UniqueKeyLoader) if d]
 
 
 def helm() -> str:
