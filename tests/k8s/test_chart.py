@@ -298,10 +298,10 @@ def desired_replicas(scaled: dict[str, Any], visible: int, in_flight: int, curre
     [
         (0, 0, 0),  # empty: scaled to zero
         (1, 0, 1),  # any message wakes one worker
-        (16, 0, 1),
-        (17, 0, 2),
-        (100, 60, 10),  # in-flight messages count: busy workers are not scaled away
-        (320, 0, 20),
+        (8, 0, 1),  # one worker holds its concurrency (8) in flight, no more
+        (9, 0, 2),
+        (100, 60, 20),  # in-flight messages count: busy workers are not scaled away
+        (320, 0, 40),
         (100_000, 0, 50),  # clamped at maxReplicaCount
     ],
 )
@@ -377,3 +377,54 @@ def test_a_scaled_job_worker_keeps_every_shared_variable_beside_its_own() -> Non
     (container,) = job["spec"]["jobTargetRef"]["template"]["spec"]["containers"]
     names = [e["name"] for e in container["env"]]
     assert names == ["CHUTE_CURSOR_SECRET", "CHUTE_WEBHOOK_SECRET", "CHUTE_WORKER_ONE_BATCH"]
+
+
+KEDA_ON = ["--set", "worker.keda.enabled=true", "--set", "pipeline.queueUrl=https://q"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [*KEDA_ON, "--set", "worker.keda.auth.identityOwner=workload"],
+            "set worker.serviceAccount.roleArn",
+        ),
+        (
+            [
+                *KEDA_ON,
+                "--set",
+                "worker.keda.auth.identityOwner=workload",
+                "--set",
+                "worker.serviceAccount.roleArn=arn:aws:iam::1:role/w",
+                "--set",
+                "worker.keda.auth.roleArn=arn:aws:iam::1:role/k",
+            ],
+            "mutually exclusive",
+        ),
+        (
+            ["--set", "api.ingress.enabled=true", "--set", "api.auth.mode=none"],
+            "api.auth.mode=none",
+        ),
+        (
+            [*KEDA_ON, "--set", "worker.keda.mode=scaledJob", "--set", "worker.keda.queueLength=9"],
+            "worker.keda.queueLength=9 exceeds worker.concurrency=8",
+        ),
+    ],
+    ids=["workload-without-role", "workload-and-roleArn", "no-auth-on-ingress", "scaledjob-queue"],
+)
+def test_a_combination_that_cannot_work_fails_the_render_with_one_line(
+    args: list[str], message: str
+) -> None:
+    result = run_helm("template", "rel", str(CHART), *args)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert message in errors[0]
+
+
+@pytest.mark.parametrize(("scenario", "owner"), [("k8s-eks", "keda"), ("eks-irsa", "workload")])
+def test_keda_authenticates_with_the_identity_owner_the_values_name(
+    scenario: str, owner: str
+) -> None:
+    (auth,) = objects(scenario, "TriggerAuthentication")
+    assert auth["spec"]["podIdentity"] == {"provider": "aws", "identityOwner": owner}

@@ -69,7 +69,7 @@ def recorded(url: str) -> set[tuple[str, str]]:
     return ops
 
 
-@pytest.mark.parametrize("name", ["api", "worker", "keda"])
+@pytest.mark.parametrize("name", ["api", "worker", "keda", "keda-assume-role"])
 def test_policies_name_no_wildcards(name: str) -> None:
     for statement in policy(name)["Statement"]:  # type: ignore[union-attr]
         assert statement["Effect"] == "Allow"
@@ -143,3 +143,24 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
         assert needed == allowed(name), (
             f"{name}: missing {needed - allowed(name)}, unused {allowed(name) - needed}"
         )
+
+
+def test_keda_may_only_assume_the_worker_role() -> None:
+    statements = policy("keda-assume-role")["Statement"]
+    assert isinstance(statements, list)
+    assert allowed("keda-assume-role") == {"sts:AssumeRole"}
+    assert [s["Resource"] for s in statements] == ["arn:aws:iam::ACCOUNT_ID:role/WORKER_ROLE"]
+
+
+def test_the_worker_role_trusts_its_service_account_and_the_keda_operator_only() -> None:
+    doc = json.loads((POLICIES / "worker-trust-policy.json").read_text())
+    principals = {json.dumps(s["Principal"], sort_keys=True): s for s in doc["Statement"]}
+    assert len(principals) == 2
+    irsa, keda = doc["Statement"]
+    assert irsa["Action"] == "sts:AssumeRoleWithWebIdentity"
+    conditions = irsa["Condition"]["StringEquals"]
+    assert conditions["OIDC_PROVIDER:sub"] == (
+        "system:serviceaccount:NAMESPACE:WORKER_SERVICE_ACCOUNT"
+    )
+    assert keda["Principal"] == {"AWS": "arn:aws:iam::ACCOUNT_ID:role/KEDA_OPERATOR_ROLE"}
+    assert keda["Action"] == "sts:AssumeRole"
