@@ -66,3 +66,32 @@ def test_one_batch_worker_processes_one_receive_then_exits_cleanly(
     done = [j for j in job_ids if jobs[j]["state"] == "SUCCEEDED"]
     assert done, "the batch processed nothing"
     assert len(Records.read(record_file).runs) <= 10  # at most one receive batch
+
+
+def test_one_batch_worker_finishes_jobs_longer_than_the_shutdown_grace(
+    make_stack: StackFactory, servers: ServerFactory, record_file: Path
+) -> None:
+    """A ScaledJob's batch is bounded by its Job's deadline, not by the SIGTERM grace."""
+    stack = make_stack(visibility_timeout_seconds=30)
+    api = servers("api", stack)
+    job_ids = upload_many(api.url, ["long-1", "long-2"])
+    env = {
+        **stack.env,
+        **recording_env(
+            record_file,
+            CHUTE_WORKER_ONE_BATCH="true",
+            CHUTE_SHUTDOWN_GRACE_SECONDS="0.5",
+            CHUTE_TEST_SLOW_PREFIX="long",
+            CHUTE_TEST_SLOW_SECONDS="3",
+        ),
+        "CHUTE_WORKER_HEALTH_PORT": str(free_port()),
+    }
+    worker = run_chute("worker", env=env, timeout=60)
+    assert worker.returncode == 0, worker.stderr
+    jobs = wait_terminal(stack, job_ids, timeout=5)
+    received = [j for j in job_ids if jobs[j]["state"] != "QUEUED"]
+    assert received, "the batch received nothing"
+    assert all(jobs[j]["state"] == "SUCCEEDED" for j in received), jobs
+    runs = Records.read(record_file)
+    assert not runs.open_pids()  # no run was cut short
+    assert runs.starts() == len(received)  # and none was cancelled and run again

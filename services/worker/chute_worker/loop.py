@@ -57,15 +57,18 @@ class Worker:
         self.backend = backend
         self._tasks: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
-        self._stopping = asyncio.Event()
+        self._stopping = asyncio.Event()  # no more receives
+        self._signalled = asyncio.Event()  # SIGTERM/SIGINT: the grace period applies
         self._queue_url = ""
         self._dlq_url = ""
         self._deletes: DeleteBatcher | None = None
 
     def stop(self) -> None:
-        """Stop receiving; `run` then drains in-flight work and returns."""
+        """Stop receiving (a signal); `run` then drains in-flight work within the grace
+        period and returns."""
         if not self._stopping.is_set():
             log.info("worker_stopping", in_flight=len(self._tasks))
+        self._signalled.set()
         self._stopping.set()
 
     async def _until_stopped(self, seconds: float) -> None:
@@ -129,7 +132,7 @@ class Worker:
                     task.add_done_callback(self._reap)
                 self._observe_slots()
                 if self._settings.worker_one_batch:
-                    self.stop()  # one Job, one batch: drain it and exit
+                    self._stopping.set()  # one Job, one batch: finish it and exit
             await self._drain()
         finally:
             if self._deletes is not None:
@@ -154,6 +157,13 @@ class Worker:
             log.error("message_task_crashed", error=repr(task.exception()))
 
     async def _drain(self) -> None:
+        if self._tasks and not self._signalled.is_set():
+            # A ScaledJob's own batch: it runs to its end (the Job's activeDeadlineSeconds
+            # bounds it), unless a signal asks for the grace period.
+            signalled = asyncio.ensure_future(self._signalled.wait())
+            while self._tasks and not signalled.done():
+                await asyncio.wait({*self._tasks, signalled}, return_when=asyncio.FIRST_COMPLETED)
+            signalled.cancel()
         if self._tasks:
             log.info("worker_draining", in_flight=len(self._tasks))
             _, pending = await asyncio.wait(
