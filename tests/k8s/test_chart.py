@@ -23,6 +23,7 @@ from tests.k8s.chart import (
     pod_specs,
     render,
     run_helm,
+    template_text,
 )
 from tests.support.processes import REPO
 
@@ -250,8 +251,6 @@ def test_every_value_in_values_yaml_changes_the_output() -> None:
             "aws.credentials.existingSecret=s",
         ],
     }
-    from tests.k8s.chart import template_text
-
     rendered = {name: template_text(*args) for name, args in bases.items()}
     unused = []
     values = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -428,3 +427,21 @@ def test_keda_authenticates_with_the_identity_owner_the_values_name(
 ) -> None:
     (auth,) = objects(scenario, "TriggerAuthentication")
     assert auth["spec"]["podIdentity"] == {"provider": "aws", "identityOwner": owner}
+
+
+def test_the_apis_shutdown_grace_is_derived_from_its_pods_grace_period() -> None:
+    assert config("defaults")["CHUTE_API_SHUTDOWN_GRACE_SECONDS"] == "50"  # 60 - 5 - 5
+    text = template_text(
+        "--set", "api.terminationGracePeriodSeconds=120", "--set", "api.preStopSleepSeconds=10"
+    )
+    (cm,) = [
+        d
+        for d in load_all(text)
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-config")
+    ]
+    assert cm["data"]["CHUTE_API_SHUTDOWN_GRACE_SECONDS"] == "105"
+    too_short = run_helm(
+        "template", "rel", str(CHART), "--set", "api.terminationGracePeriodSeconds=8"
+    )
+    assert too_short.returncode != 0
+    assert "leaves no time for uploads in flight" in too_short.stderr

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
             log_config=None,
             loop="uvloop",
             proxy_headers=True,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=settings.api_shutdown_grace_seconds,
         )
 
     keys_app = typer.Typer(

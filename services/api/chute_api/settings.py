@@ -18,6 +18,9 @@ class ApiSettings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
+    # On SIGTERM, seconds in-flight requests (a long upload) may still finish; the chart
+    # derives it from the pod's grace period minus its preStop sleep.
+    api_shutdown_grace_seconds: Annotated[int, Field(ge=0, le=3600)] = 10
     max_upload_bytes: Annotated[int, Field(ge=1)] = 5 * 1024 * MiB
     upload_part_bytes: Annotated[int, Field(ge=5 * MiB, le=5 * 1024 * MiB)] = 8 * MiB
     tenant: str = "default"  # with CHUTE_AUTH=none, every caller is this tenant

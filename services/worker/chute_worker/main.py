@@ -89,8 +89,14 @@ async def run_worker(
             backend=backend,
         )
 
+        # One shutdown budget for jobs and webhooks alike, counted from the signal (or,
+        # for a one-batch worker, from the batch's end): the pod's grace covers both.
+        loop = asyncio.get_running_loop()
+        grace_ends: list[float] = []
+
         async def stop_on_request() -> None:
             await stop.wait()
+            grace_ends.append(loop.time() + settings.shutdown_grace_seconds)
             worker.stop()
 
         stopper = asyncio.create_task(stop_on_request())
@@ -129,7 +135,10 @@ async def run_worker(
             stopper.cancel()
             monitor_stop.set()
             health.should_exit = True
-            await webhooks.drain(settings.shutdown_grace_seconds)
+            grace_end = (
+                grace_ends[0] if grace_ends else loop.time() + settings.shutdown_grace_seconds
+            )
+            await webhooks.drain(max(0.0, grace_end - loop.time()))
             await asyncio.gather(
                 health_task, monitor_task, lag_task, stopper, return_exceptions=True
             )
