@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -35,6 +36,7 @@ from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
+from chute_core.queue_gauges import QueueMonitor
 from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 
 __all__ = ["create_app"]
@@ -90,6 +92,7 @@ def create_app(
             http = await stack.enter_async_context(httpx.AsyncClient())
             keys = ObjectKeys.from_settings(pipeline)
             jobs = JobStore(clients.dynamodb, pipeline.table)
+            queues = QueueUrls(clients.sqs)
             ttl = timedelta(days=pipeline.job_ttl_days)
             app.state.chute = ApiState(
                 settings=api,
@@ -110,7 +113,7 @@ def create_app(
                     jobs=jobs,
                     s3=clients.s3,
                     sqs=clients.sqs,
-                    queues=QueueUrls(clients.sqs),
+                    queues=queues,
                     keys=keys,
                     bucket=pipeline.bucket,
                     queue=pipeline.queue,
@@ -137,7 +140,21 @@ def create_app(
                     replicas=api.api_replicas,
                 ),
             )
-            yield
+            # The API runs at every scale: its queue gauges keep the queue and DLQ alerts
+            # alive while the workers are scaled to zero.
+            monitor = QueueMonitor(
+                sqs=clients.sqs,
+                urls=queues,
+                queues={"main": pipeline.queue, "dlq": pipeline.dlq_name},
+                interval=pipeline.queue_poll_seconds,
+            )
+            stop_monitor = asyncio.Event()
+            monitoring = asyncio.create_task(monitor.run(stop_monitor))
+            try:
+                yield
+            finally:
+                stop_monitor.set()
+                await monitoring
 
     app = FastAPI(
         title="chute",

@@ -80,6 +80,8 @@ class PipelineSettings(BaseSettings):
     visibility_timeout_seconds: Annotated[int, Field(ge=1, le=43200)] = 60
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # Seconds between polls of the queues' depth (API and worker; the gauges and alerts).
+    queue_poll_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
 
     @field_validator("incoming_prefix", "results_prefix")
     @classmethod

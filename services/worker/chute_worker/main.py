@@ -14,6 +14,7 @@ from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
+from chute_core.queue_gauges import QueueMonitor
 from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 from chute_worker.backend import BackendHealth
 from chute_worker.chain import ProcessorChain
@@ -22,7 +23,6 @@ from chute_worker.loop import Worker
 from chute_worker.loop_lag import watch_loop_lag
 from chute_worker.pool import ProcessorPool
 from chute_worker.processors.registry import Registry
-from chute_worker.queue_monitor import QueueMonitor
 from chute_worker.routing import Router
 from chute_worker.runner import JobRunner
 from chute_worker.settings import WorkerSettings
@@ -115,8 +115,9 @@ async def run_worker(
             sqs=clients.sqs,
             urls=queue_urls,
             queues={"main": pipeline.queue, "dlq": pipeline.dlq_name},
-            backend=backend,
-            interval=settings.queue_poll_seconds,
+            interval=pipeline.queue_poll_seconds,
+            on_success=backend.succeeded,
+            on_failure=lambda exc: backend.failed(exc, where="queue_attributes"),
         )
         monitor_stop = asyncio.Event()
         monitor_task = asyncio.create_task(monitor.run(monitor_stop))

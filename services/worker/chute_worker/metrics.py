@@ -23,9 +23,6 @@ __all__ = [
     "MESSAGES_RECEIVED",
     "POISON_MESSAGES",
     "PROCESSOR_RUNS",
-    "QUEUE_EXPORTER_ERRORS",
-    "QUEUE_EXPORTER_LAST_SUCCESS",
-    "QUEUE_MESSAGES",
     "QUEUE_OLDEST_AGE",
     "VISIBILITY_EXTENSIONS",
     "WEBHOOK_DELIVERIES",
@@ -71,22 +68,10 @@ DLQ_SENDS = Counter("chute_dlq_sends", "Messages the worker sent to the DLQ itse
 JOBS_IN_FLIGHT = Gauge("chute_worker_jobs_in_flight", "Messages being handled right now.")
 FREE_SLOTS = Gauge("chute_worker_free_slots", "Concurrency slots free for more messages.")
 BACKEND_UP = Gauge("chute_worker_backend_up", "1 while AWS is reachable, 0 during an outage.")
-QUEUE_MESSAGES = Gauge(
-    "chute_queue_messages",
-    "Approximate messages per queue (main, dlq) and state (visible, in_flight, delayed).",
-    ["queue", "state"],
-)
 QUEUE_OLDEST_AGE = Gauge(
     "chute_queue_oldest_message_age_seconds",
     "Age of the oldest message in the last receive batch (0 when none was received).",
     ["queue"],
-)
-QUEUE_EXPORTER_ERRORS = Counter(
-    "chute_queue_exporter_errors", "Failed polls of the queues' attributes."
-)
-QUEUE_EXPORTER_LAST_SUCCESS = Gauge(
-    "chute_queue_exporter_last_success_timestamp_seconds",
-    "When the queues' attributes were last read successfully (Unix time).",
 )
 PROCESSOR_RUNS = Counter(
     "chute_processor_runs",

@@ -47,5 +47,4 @@ class WorkerSettings(BaseSettings):
     retry_base_seconds: Annotated[float, Field(gt=0)] = 2.0
     retry_max_seconds: Annotated[float, Field(gt=0, le=43200)] = 300.0
     worker_one_batch: bool = False  # receive one batch, finish it, exit (KEDA ScaledJob)
-    queue_poll_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
     delete_batch_wait_seconds: Annotated[float, Field(ge=0, le=1)] = 0.1
