@@ -196,7 +196,7 @@ def leaves(values: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...
     if (
         isinstance(values, dict)
         and values
-        and path[-1:] != ("resources",)
+        and path[-1:] not in (("resources",), ("readinessProbe",), ("livenessProbe",))
         and not (path and path[-1] in free)
     ):
         return [leaf for k, v in values.items() for leaf in leaves(v, (*path, k))]

@@ -41,12 +41,10 @@ spec:
           containerPort: {{ .Values.worker.healthPort }}
       readinessProbe:
         httpGet: {path: /readyz, port: health}
-        periodSeconds: 5
-        failureThreshold: 3
+        {{- toYaml .Values.worker.readinessProbe | nindent 8 }}
       livenessProbe:
         httpGet: {path: /healthz, port: health}
-        periodSeconds: 10
-        failureThreshold: 6
+        {{- toYaml .Values.worker.livenessProbe | nindent 8 }}
       resources:
         {{- toYaml .Values.worker.resources | nindent 8 }}
       securityContext:

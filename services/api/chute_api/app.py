@@ -93,6 +93,13 @@ def create_app(
             keys = ObjectKeys.from_settings(pipeline)
             jobs = JobStore(clients.dynamodb, pipeline.table)
             queues = QueueUrls(clients.sqs)
+            readiness = Readiness(
+                s3=clients.s3,
+                dynamodb=clients.dynamodb,
+                bucket=pipeline.bucket,
+                table=pipeline.table,
+            )
+            await readiness.check()  # the start-up check: logged, and the first state
             ttl = timedelta(days=pipeline.job_ttl_days)
             app.state.chute = ApiState(
                 settings=api,
@@ -121,12 +128,7 @@ def create_app(
                     api=api,
                 ),
                 queries=JobQueries(jobs=jobs, s3=clients.s3, keys=keys, bucket=pipeline.bucket),
-                readiness=Readiness(
-                    s3=clients.s3,
-                    dynamodb=clients.dynamodb,
-                    bucket=pipeline.bucket,
-                    table=pipeline.table,
-                ),
+                readiness=readiness,
                 upload_limit=RateLimiter(
                     "uploads",
                     per_second=api.rate_uploads_per_second,
@@ -148,13 +150,16 @@ def create_app(
                 queues={"main": pipeline.queue, "dlq": pipeline.dlq_name},
                 interval=pipeline.queue_poll_seconds,
             )
-            stop_monitor = asyncio.Event()
-            monitoring = asyncio.create_task(monitor.run(stop_monitor))
+            stop = asyncio.Event()
+            background = [
+                asyncio.create_task(monitor.run(stop)),
+                asyncio.create_task(readiness.run(stop, pipeline.queue_poll_seconds)),
+            ]
             try:
                 yield
             finally:
-                stop_monitor.set()
-                await monitoring
+                stop.set()
+                await asyncio.gather(*background)
 
     app = FastAPI(
         title="chute",

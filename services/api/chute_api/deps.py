@@ -34,6 +34,7 @@ __all__ = [
     "StreamedUploadsDep",
     "TenantDep",
     "UploadTenantDep",
+    "aws_available",
 ]
 
 
@@ -101,6 +102,12 @@ def _limited(pick: Callable[[ApiState], RateLimiter]) -> Callable[..., Awaitable
         return tenant
 
     return tenant_within_budget
+
+
+async def aws_available(readiness: ReadinessDep) -> None:
+    """503 at once while the background check finds S3 or DynamoDB down (routes that
+    need AWS declare it on their router)."""
+    readiness.require_available()
 
 
 TenantDep = Annotated[str, Depends(_tenant)]

@@ -12,6 +12,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "DEPENDENCY_UP",
     "REQUESTS",
     "REQUEST_SECONDS",
     "UPLOADS_IN_PROGRESS",
@@ -31,6 +32,11 @@ REQUEST_SECONDS = Histogram(
     "HTTP request duration, by route template and method.",
     ["route", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+DEPENDENCY_UP = Gauge(
+    "chute_api_dependency_up",
+    "1 while the API's last check reached the dependency (s3, dynamodb); not readiness.",
+    ["dependency"],
 )
 UPLOAD_BYTES = Counter("chute_upload_bytes", "Bytes of accepted uploads.")
 UPLOAD_SECONDS = Histogram(

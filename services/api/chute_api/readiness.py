@@ -1,10 +1,19 @@
-"""The readiness check: are S3 and DynamoDB reachable from this replica?"""
+"""Is AWS reachable from this replica? A background check answers it on an interval,
+for metrics, logs and a fast 503. It is never readiness: an S3 or DynamoDB blip would
+take every API replica out of its Service at once, and the edge would answer 503 to
+everything, reads included. While the last check failed, requests that need AWS get
+503 `dependency-unavailable` with Retry-After at once instead of waiting out timeouts."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from chute_api import metrics
+from chute_api.errors import DependencyUnavailable
+from chute_core.logs import get_logger
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -12,27 +21,47 @@ if TYPE_CHECKING:
 
 __all__ = ["Readiness"]
 
-TIMEOUT_SECONDS = 3.0
+log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Readiness:
     s3: S3Client
     dynamodb: DynamoDBClient
     bucket: str
     table: str
+    timeout: float = 3.0
+    last: dict[str, str] = field(default_factory=dict)  # dependency -> "ok" | "error: …"
 
     async def check(self) -> dict[str, str]:
-        """Each dependency's state: "ok" or "error: <type>"."""
+        """Each dependency's state now ("ok" or "error: <type>"), remembered in `last`."""
         checks = {
             "s3": self.s3.head_bucket(Bucket=self.bucket),
             "dynamodb": self.dynamodb.describe_table(TableName=self.table),
         }
         results = await asyncio.gather(
-            *(asyncio.wait_for(c, TIMEOUT_SECONDS) for c in checks.values()),
+            *(asyncio.wait_for(c, self.timeout) for c in checks.values()),
             return_exceptions=True,
         )
-        return {
+        now = {
             name: "ok" if not isinstance(r, BaseException) else f"error: {type(r).__name__}"
             for name, r in zip(checks, results, strict=True)
         }
+        for name, state in now.items():
+            metrics.DEPENDENCY_UP.labels(dependency=name).set(1 if state == "ok" else 0)
+            if self.last.get(name) != state:
+                level = log.info if state == "ok" else log.warning
+                level("dependency_state", dependency=name, state=state)
+        self.last = now
+        return now
+
+    def require_available(self) -> None:
+        """503 at once while the last check found a dependency down."""
+        if any(state != "ok" for state in self.last.values()):
+            raise DependencyUnavailable()
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        while not stop.is_set():
+            await self.check()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)

@@ -6,10 +6,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from chute_api.deps import DirectUploadsDep, IdempotencyDep, RulesDep, UploadTenantDep
+from chute_api.deps import (
+    DirectUploadsDep,
+    IdempotencyDep,
+    RulesDep,
+    UploadTenantDep,
+    aws_available,
+)
 from chute_api.flows.direct import MAX_PARTS, Plan
 from chute_api.idempotency import Answer, IdempotencyKey, fingerprint
 from chute_api.problems import PROBLEM_RESPONSES
@@ -19,7 +25,7 @@ from chute_core.jobs import Job, JobState
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"], dependencies=[Depends(aws_available)])
 
 
 class PresignRequest(BaseModel):

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from chute_api.deps import CursorsDep, JobQueriesDep, ReadTenantDep, SettingsDep, UploadTenantDep
+from chute_api.deps import (
+    CursorsDep,
+    JobQueriesDep,
+    ReadTenantDep,
+    SettingsDep,
+    UploadTenantDep,
+    aws_available,
+)
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_core.jobs import Job, JobState
 
 __all__ = ["router", "status_url"]
 
 PREFIX = "/v1/jobs"
-router = APIRouter(prefix=PREFIX, tags=["jobs"])
+router = APIRouter(prefix=PREFIX, tags=["jobs"], dependencies=[Depends(aws_available)])
 
 
 def status_url(request: Request, job_id: str) -> str:

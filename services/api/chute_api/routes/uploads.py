@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from chute_api.body import IncomingFile, form_file, raw_file
-from chute_api.deps import IdempotencyDep, RulesDep, StreamedUploadsDep, UploadTenantDep
+from chute_api.deps import (
+    IdempotencyDep,
+    RulesDep,
+    StreamedUploadsDep,
+    UploadTenantDep,
+    aws_available,
+)
 from chute_api.digests import expected_sha256
 from chute_api.errors import EmptyUpload
 from chute_api.flows.streamed import Upload
@@ -20,7 +26,7 @@ from chute_core.jobs import JobState
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"], dependencies=[Depends(aws_available)])
 
 
 class UploadAccepted(BaseModel):
