@@ -92,3 +92,9 @@ def test_revoke_needs_an_unambiguous_prefix(tmp_path: Path) -> None:
         keys.revoke(digest[:4])
     assert keys.revoke(digest[:10]) == ("acme", digest)
     assert keys.load() == {}
+
+
+def test_several_replicas_without_a_shared_cursor_secret_stop_start_up() -> None:
+    with pytest.raises(ValueError, match="CHUTE_CURSOR_SECRET is required"):
+        ApiSettings(auth=["none"], api_replicas=2)
+    assert ApiSettings(auth=["none"], api_replicas=2, cursor_secret="s").api_replicas == 2

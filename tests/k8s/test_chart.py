@@ -232,7 +232,11 @@ EVERYTHING_ON = [
     str(CHART / "ci/monitoring-values.yaml"),
     "-f",
     str(CHART / "ci/ingress-tls-values.yaml"),
+    "-f",
+    str(CHART / "ci/network-values.yaml"),
 ]
+# Helm's own key for values a parent chart shares: accepted (subchart use), never read.
+HELM_KEYS = {"global"}
 
 
 def test_every_value_in_values_yaml_changes_the_output() -> None:
@@ -256,6 +260,8 @@ def test_every_value_in_values_yaml_changes_the_output() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     for path, value in leaves(values):
         key = ".".join(path)
+        if key in HELM_KEYS:
+            continue
         changed = any(
             (
                 result := run_helm(
@@ -445,3 +451,107 @@ def test_the_apis_shutdown_grace_is_derived_from_its_pods_grace_period() -> None
     )
     assert too_short.returncode != 0
     assert "leaves no time for uploads in flight" in too_short.stderr
+
+
+def _deployments(text: str) -> dict[str, dict[str, Any]]:
+    return {
+        d["metadata"]["name"].rsplit("-", 1)[-1]: d
+        for d in load_all(text)
+        if d["kind"] == "Deployment"
+    }
+
+
+def test_the_values_users_of_community_charts_expect_reach_both_pods() -> None:
+    digest = "sha256:" + "a" * 64
+    text = template_text(
+        "--set-json", 'imagePullSecrets=[{"name": "regcred"}]',
+        "--set", "api.priorityClassName=high", "--set", "worker.priorityClassName=high",
+        "--set", "api.podLabels.team=uploads", "--set", "worker.podLabels.team=uploads",
+        "--set-json", 'api.extraEnv=[{"name": "CHUTE_LOG_LEVEL", "value": "WARNING"}]',
+        "--set-json", 'worker.extraEnv=[{"name": "CHUTE_LOG_LEVEL", "value": "WARNING"}]',
+        "--set-json", 'worker.extraEnvFrom=[{"secretRef": {"name": "otel"}}]',
+        "--set-json", 'api.extraVolumes=[{"name": "ca", "configMap": {"name": "ca"}}]',
+        "--set-json", 'api.extraVolumeMounts=[{"name": "ca", "mountPath": "/etc/ca"}]',
+        "--set", f"worker.image.digest={digest}",
+    )  # fmt: skip
+    deployments = _deployments(text)
+    for name in ("api", "worker"):
+        pod = deployments[name]["spec"]["template"]
+        (container,) = pod["spec"]["containers"]
+        assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+        assert pod["spec"]["priorityClassName"] == "high"
+        assert pod["spec"]["automountServiceAccountToken"] is False
+        assert pod["metadata"]["labels"]["team"] == "uploads"
+        assert {"name": "CHUTE_LOG_LEVEL", "value": "WARNING"} in container["env"]
+    worker = deployments["worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["image"] == f"ghcr.io/chute-dev/chute-worker@{digest}"
+    assert {"secretRef": {"name": "otel"}} in worker["envFrom"]
+    assert worker["resources"]["requests"]["ephemeral-storage"] == str(2 * 1024**3)
+    api = deployments["api"]["spec"]["template"]["spec"]
+    assert {"name": "ca", "configMap": {"name": "ca"}} in api["volumes"]
+    assert {"name": "ca", "mountPath": "/etc/ca"} in api["containers"][0]["volumeMounts"]
+
+
+def test_the_ingress_routes_only_the_api_and_tls_may_come_from_acm() -> None:
+    (ingress,) = objects("ingress-tls", "Ingress")
+    paths = [p["path"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+    assert paths == ["/v1"]  # no /metrics, /docs, /openapi.json from outside
+    (alb,) = objects("k8s-eks", "Ingress")
+    assert alb["spec"]["tls"] == [{"hosts": ["uploads.acme.example"]}]
+    annotations = alb["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/healthz"
+    assert "alb.ingress.kubernetes.io/certificate-arn" in annotations
+
+
+def test_egress_is_dns_https_without_metadata_and_the_pod_identity_agent() -> None:
+    policies = {p["metadata"]["name"]: p for p in objects("network", "NetworkPolicy")}
+    assert len(policies) == 2
+    for policy in policies.values():
+        spec = policy["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        blocks = [
+            t["ipBlock"] for rule in spec["egress"] for t in rule.get("to", []) if "ipBlock" in t
+        ]
+        assert {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]} in blocks
+        assert {"cidr": "169.254.170.23/32"} in blocks
+    api = next(p for name, p in policies.items() if name.endswith("-api"))
+    assert {"ipBlock": {"cidr": "10.0.0.0/16"}} in api["spec"]["ingress"][0]["from"]
+
+
+def test_helm_test_checks_healthz_and_uploads_nothing() -> None:
+    (pod,) = [o for o in render("defaults") if o["kind"] == "Pod"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    script = pod["spec"]["containers"][0]["command"][-1]
+    assert "/healthz" in script
+    assert "/v1/" not in script
+
+
+def test_several_api_replicas_without_a_shared_cursor_secret_are_refused() -> None:
+    jwt = [
+        "--set", "api.auth.mode=jwt",
+        "--set", "api.auth.jwt.issuer=https://i", "--set", "api.auth.jwt.audience=a",
+        "--set", "api.auth.jwt.jwksUrl=https://i/jwks",
+    ]  # fmt: skip
+    refused = run_helm("template", "rel", str(CHART), *jwt)
+    assert refused.returncode != 0
+    assert "api.cursorSecret.existingSecret" in refused.stderr
+    shared = template_text(*jwt, "--set", "api.cursorSecret.existingSecret=cursors")
+    api = _deployments(shared)["api"]["spec"]["template"]["spec"]["containers"][0]
+    (cursor,) = [e for e in api["env"] if e["name"] == "CHUTE_CURSOR_SECRET"]
+    assert cursor["valueFrom"]["secretKeyRef"] == {"name": "cursors", "key": "cursor-secret"}
+
+
+def test_the_chart_renders_as_a_subchart_of_an_umbrella(tmp_path: Path) -> None:
+    umbrella = tmp_path / "platform"
+    (umbrella / "charts").mkdir(parents=True)
+    (umbrella / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: platform\nversion: 1.0.0\n"
+        f"dependencies:\n  - name: chute\n    version: '*'\n    repository: file://{CHART}\n"
+    )
+    (umbrella / "values.yaml").write_text("global: {environment: test}\nchute: {}\n")
+    built = run_helm("dependency", "build", str(umbrella))
+    assert built.returncode == 0, built.stderr
+    result = run_helm("template", "p", str(umbrella), "--namespace", "chute")
+    assert result.returncode == 0, result.stderr
+    kinds = {d["kind"] for d in load_all(result.stdout)}
+    assert {"Deployment", "Service", "ConfigMap"} <= kinds

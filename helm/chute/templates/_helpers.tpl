@@ -57,7 +57,11 @@ app.kubernetes.io/part-of: chute
 {{/* image reference; the tag defaults to the chart's appVersion. */}}
 {{- define "chute.image" -}}
 {{- $image := index .root.Values .component "image" }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $image.repository $image.digest }}
+{{- else }}
 {{- printf "%s:%s" $image.repository (default .root.Chart.AppVersion $image.tag) }}
+{{- end }}
 {{- end }}
 
 {{- define "chute.dlqName" -}}
@@ -98,10 +102,12 @@ seccompProfile:
 
 {{/* Environment every chute container shares: the ConfigMap, and AWS keys if static. */}}
 {{- define "chute.env" -}}
-{{- /* Called with (dict "root" $ "env" (list {name, value}…)): the component's own
-       variables join the shared ones in one `env:` list (YAML keeps only the last of
-       two `env:` keys). */ -}}
-{{- $root := .root }}
+{{- /* Called with (dict "root" $ "component" "api"|"worker" "env" (list {name, value}…)):
+       the shared variables, the component's own and its extraEnv in one `env:` list
+       (YAML keeps only the last of two `env:` keys). */ -}}
+{{- $root := .root -}}
+{{- $values := index $root.Values .component -}}
+{{- $env := concat (.env | default list) ($values.extraEnv | default list) -}}
 envFrom:
   - configMapRef:
       name: {{ include "chute.componentName" (dict "root" $root "component" "config") }}
@@ -109,21 +115,46 @@ envFrom:
   - secretRef:
       name: {{ . }}
 {{- end }}
-{{- if or $root.Values.api.auth.keysSecret $root.Values.webhooks.existingSecret .env }}
+{{- with $values.extraEnvFrom }}
+{{- toYaml . | nindent 2 }}
+{{- end }}
 env:
-  {{- with $root.Values.api.auth.keysSecret }}
-  # Signs list cursors; every API replica must share it (optional key of the Secret).
+  {{- with include "chute.cursorSecretName" $root }}
+  # Signs list cursors; every API replica must share it (a missing key stops the pod
+  # with a clear event rather than giving each replica its own).
   - name: CHUTE_CURSOR_SECRET
     valueFrom:
-      secretKeyRef: {name: {{ . }}, key: cursor-secret, optional: true}
+      secretKeyRef: {name: {{ . }}, key: {{ $root.Values.api.cursorSecret.key }}}
   {{- end }}
   {{- with $root.Values.webhooks.existingSecret }}
   - name: CHUTE_WEBHOOK_SECRET
     valueFrom:
       secretKeyRef: {name: {{ . }}, key: webhook-secret}
   {{- end }}
-  {{- with .env }}
+  {{- with $env }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
+{{- end }}
+
+{{/* The Secret holding CHUTE_CURSOR_SECRET: api.cursorSecret.existingSecret, else the
+     API keys Secret (key `cursor-secret`), else none (refused with several replicas). */}}
+{{- define "chute.cursorSecretName" -}}
+{{- if .Values.api.cursorSecret.existingSecret }}
+{{- .Values.api.cursorSecret.existingSecret }}
+{{- else if contains "keys" .Values.api.auth.mode }}
+{{- .Values.api.auth.keysSecret }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level settings every chute pod shares: pull secrets, priority, the token. */}}
+{{- define "chute.podCommon" -}}
+{{- $values := index .root.Values .component }}
+automountServiceAccountToken: {{ $values.serviceAccount.automount }}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.priorityClassName }}
+priorityClassName: {{ . }}
 {{- end }}
 {{- end }}

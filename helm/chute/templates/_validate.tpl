@@ -10,11 +10,19 @@
 {{- if and $keda.auth.roleArn (eq $keda.auth.identityOwner "workload") }}
 {{- fail "worker.keda.auth.roleArn and identityOwner=workload are mutually exclusive in KEDA: set identityOwner=keda to have KEDA's operator assume roleArn" }}
 {{- end }}
+{{- $replicas := ternary (int .Values.api.hpa.minReplicas) (int .Values.api.replicas) .Values.api.hpa.enabled }}
+{{- if and (gt $replicas 1) (not (include "chute.cursorSecretName" .)) }}
+{{- fail "api.cursorSecret.existingSecret: several API replicas must share one cursor secret (a Secret with key api.cursorSecret.key), or each signs list cursors the others refuse" }}
+{{- end }}
 {{- end }}
 {{- if and .Values.api.ingress.enabled (contains "none" .Values.api.auth.mode) }}
 {{- fail "api.auth.mode=none with api.ingress.enabled: every caller reaching the Ingress would act as one tenant; use keys or jwt" }}
 {{- end }}
 {{- if and $keda.enabled (eq $keda.mode "scaledJob") (gt (int $keda.queueLength) (int .Values.worker.concurrency)) }}
 {{- fail (printf "worker.keda.queueLength=%d exceeds worker.concurrency=%d: in scaledJob mode a Job takes one batch of at most concurrency messages, so KEDA would start fewer Jobs than the backlog needs" (int $keda.queueLength) (int .Values.worker.concurrency)) }}
+{{- end }}
+{{- $replicas := ternary (int .Values.api.hpa.minReplicas) (int .Values.api.replicas) .Values.api.hpa.enabled }}
+{{- if and (gt $replicas 1) (not (include "chute.cursorSecretName" .)) }}
+{{- fail "api.cursorSecret.existingSecret: several API replicas must share one cursor secret (a Secret with key api.cursorSecret.key), or each signs list cursors the others refuse" }}
 {{- end }}
 {{- end }}

@@ -4,6 +4,9 @@
 metadata:
   labels:
     {{- include "chute.labels" $ctx | nindent 4 }}
+    {{- with .Values.worker.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   annotations:
     checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
     {{- with .Values.worker.podAnnotations }}
@@ -11,7 +14,7 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "chute.serviceAccountName" $ctx }}
-  automountServiceAccountToken: {{ not (empty .Values.worker.serviceAccount.roleArn) }}
+  {{- include "chute.podCommon" $ctx | nindent 2 }}
   # Never shorter than the shutdown grace: in-flight jobs finish or are released
   # before the kubelet's SIGKILL (15 s for releasing and closing clients).
   terminationGracePeriodSeconds: {{ add (int .Values.worker.shutdownGraceSeconds) 15 }}
@@ -35,7 +38,7 @@ spec:
       {{- if eq .Values.worker.keda.mode "scaledJob" }}
       {{- $env = append $env (dict "name" "CHUTE_WORKER_ONE_BATCH" "value" "true") }}
       {{- end }}
-      {{- include "chute.env" (dict "root" . "env" $env) | nindent 6 }}
+      {{- include "chute.env" (dict "root" . "component" "worker" "env" $env) | nindent 6 }}
       ports:
         - name: health
           containerPort: {{ .Values.worker.healthPort }}
@@ -46,16 +49,29 @@ spec:
         httpGet: {path: /healthz, port: health}
         {{- toYaml .Values.worker.livenessProbe | nindent 8 }}
       resources:
-        {{- toYaml .Values.worker.resources | nindent 8 }}
+        {{- /* The spool is node disk: request it, so the scheduler places pods where it fits. */}}
+        {{- $resources := deepCopy .Values.worker.resources }}
+        {{- $requests := get $resources "requests" | default dict }}
+        {{- if not (hasKey $requests "ephemeral-storage") }}
+        {{- $_ := set $requests "ephemeral-storage" (.Values.worker.spoolBytes | int64 | toString) }}
+        {{- end }}
+        {{- $_ := set $resources "requests" $requests }}
+        {{- toYaml $resources | nindent 8 }}
       securityContext:
         {{- include "chute.containerSecurityContext" . | nindent 8 }}
       volumeMounts:
         - name: tmp
           mountPath: /tmp
+        {{- with .Values.worker.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir:
         sizeLimit: {{ .Values.worker.spoolBytes | int64 }}
+    {{- with .Values.worker.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   {{- with .Values.worker.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

@@ -55,6 +55,13 @@ class ApiSettings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _replicas_share_a_cursor_secret(self) -> ApiSettings:
+        # Each replica would sign cursors with its own random key and refuse the others'.
+        if self.api_replicas > 1 and self.cursor_secret is None:
+            raise ValueError("CHUTE_CURSOR_SECRET is required when CHUTE_API_REPLICAS > 1")
+        return self
+
+    @model_validator(mode="after")
     def _auth_is_complete(self) -> ApiSettings:
         modes = set(self.auth)
         valid = modes <= {"keys", "jwt", "none"} and not ("none" in modes and len(modes) > 1)
