@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from chute_api.auth.authenticator import Authenticator
+from chute_api.aws_health import AwsHealth
 from chute_api.cursors import CursorCodec
 from chute_api.deps import ApiState
 from chute_api.flows.direct import DirectUploads
@@ -23,7 +24,6 @@ from chute_api.idempotency import IdempotencyStore
 from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
 from chute_api.rate_limit import RateLimiter
-from chute_api.readiness import Readiness
 from chute_api.request_id import RequestIdMiddleware
 from chute_api.routes import direct_uploads, health, jobs, uploads
 from chute_api.settings import ApiSettings
@@ -93,13 +93,13 @@ def create_app(
             keys = ObjectKeys.from_settings(pipeline)
             jobs = JobStore(clients.dynamodb, pipeline.table)
             queues = QueueUrls(clients.sqs)
-            readiness = Readiness(
+            aws_health = AwsHealth(
                 s3=clients.s3,
                 dynamodb=clients.dynamodb,
                 bucket=pipeline.bucket,
                 table=pipeline.table,
             )
-            await readiness.check()  # the start-up check: logged, and the first state
+            await aws_health.check()  # the start-up check: logged, and the first state
             ttl = timedelta(days=pipeline.job_ttl_days)
             app.state.chute = ApiState(
                 settings=api,
@@ -128,7 +128,7 @@ def create_app(
                     api=api,
                 ),
                 queries=JobQueries(jobs=jobs, s3=clients.s3, keys=keys, bucket=pipeline.bucket),
-                readiness=readiness,
+                aws_health=aws_health,
                 upload_limit=RateLimiter(
                     "uploads",
                     per_second=api.rate_uploads_per_second,
@@ -153,7 +153,7 @@ def create_app(
             stop = asyncio.Event()
             background = [
                 asyncio.create_task(monitor.run(stop)),
-                asyncio.create_task(readiness.run(stop, pipeline.queue_poll_seconds)),
+                asyncio.create_task(aws_health.run(stop, pipeline.queue_poll_seconds)),
             ]
             try:
                 yield

@@ -11,24 +11,24 @@ from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from chute_api.auth.authenticator import Authenticator
+from chute_api.aws_health import AwsHealth
 from chute_api.cursors import CursorCodec
 from chute_api.flows.direct import DirectUploads
 from chute_api.flows.jobs import JobQueries
 from chute_api.flows.streamed import StreamedUploads
 from chute_api.idempotency import IdempotencyStore
 from chute_api.rate_limit import RateLimiter
-from chute_api.readiness import Readiness
 from chute_api.settings import ApiSettings
 from chute_api.upload_rules import TenantRules
 
 __all__ = [
     "ApiState",
+    "AwsHealthDep",
     "CursorsDep",
     "DirectUploadsDep",
     "IdempotencyDep",
     "JobQueriesDep",
     "ReadTenantDep",
-    "ReadinessDep",
     "RulesDep",
     "SettingsDep",
     "StreamedUploadsDep",
@@ -50,7 +50,7 @@ class ApiState:
     streamed: StreamedUploads
     direct: DirectUploads
     queries: JobQueries
-    readiness: Readiness
+    aws_health: AwsHealth
     upload_limit: RateLimiter
     read_limit: RateLimiter
 
@@ -73,7 +73,7 @@ RulesDep = Annotated[TenantRules, Depends(_piece(lambda s: s.rules))]
 StreamedUploadsDep = Annotated[StreamedUploads, Depends(_piece(lambda s: s.streamed))]
 DirectUploadsDep = Annotated[DirectUploads, Depends(_piece(lambda s: s.direct))]
 JobQueriesDep = Annotated[JobQueries, Depends(_piece(lambda s: s.queries))]
-ReadinessDep = Annotated[Readiness, Depends(_piece(lambda s: s.readiness))]
+AwsHealthDep = Annotated[AwsHealth, Depends(_piece(lambda s: s.aws_health))]
 _AuthDep = Annotated[Authenticator, Depends(_piece(lambda s: s.auth))]
 
 # Declared for the OpenAPI document (security schemes); the Authenticator reads the
@@ -104,10 +104,10 @@ def _limited(pick: Callable[[ApiState], RateLimiter]) -> Callable[..., Awaitable
     return tenant_within_budget
 
 
-async def aws_available(readiness: ReadinessDep) -> None:
+async def aws_available(aws_health: AwsHealthDep) -> None:
     """503 at once while the background check finds S3 or DynamoDB down (routes that
     need AWS declare it on their router)."""
-    readiness.require_available()
+    aws_health.require_available()
 
 
 TenantDep = Annotated[str, Depends(_tenant)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from chute_api.deps import ReadinessDep
+from chute_api.deps import AwsHealthDep
 from chute_core.metrics import exposition
 
 __all__ = ["router"]
@@ -28,5 +28,5 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     summary="The process serves requests (AWS reachability is reported, never required)",
 )
-async def readyz(readiness: ReadinessDep) -> JSONResponse:
-    return JSONResponse({"ready": True, "checks": readiness.last})
+async def readyz(aws_health: AwsHealthDep) -> JSONResponse:
+    return JSONResponse({"ready": True, "checks": aws_health.last})

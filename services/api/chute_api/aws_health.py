@@ -1,4 +1,4 @@
-"""Is AWS reachable from this replica? A background check answers it on an interval,
+"""Are S3 and DynamoDB reachable from this replica? A background check answers it on an interval,
 for metrics, logs and a fast 503. It is never readiness: an S3 or DynamoDB blip would
 take every API replica out of its Service at once, and the edge would answer 503 to
 everything, reads included. While the last check failed, requests that need AWS get
@@ -19,13 +19,13 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["Readiness"]
+__all__ = ["AwsHealth"]
 
 log = get_logger(__name__)
 
 
 @dataclass
-class Readiness:
+class AwsHealth:
     s3: S3Client
     dynamodb: DynamoDBClient
     bucket: str
