@@ -150,9 +150,10 @@ def create_app(
                 queues={"main": pipeline.queue, "dlq": pipeline.dlq_name},
                 interval=pipeline.queue_poll_seconds,
             )
+            await monitor.poll()  # at start-up, like the AWS check: then every interval
             stop = asyncio.Event()
             background = [
-                asyncio.create_task(monitor.run(stop)),
+                asyncio.create_task(monitor.run(stop, polled=True)),
                 asyncio.create_task(aws_health.run(stop, pipeline.queue_poll_seconds)),
             ]
             try:

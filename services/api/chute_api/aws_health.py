@@ -61,7 +61,10 @@ class AwsHealth:
             raise DependencyUnavailable()
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
-        while not stop.is_set():
-            await self.check()
+        """Check every interval until `stop` (the first check runs at start-up)."""
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
+            if stop.is_set():
+                return
+            await self.check()

@@ -77,15 +77,24 @@ class QueueMonitor:
                 QUEUE_MESSAGES.labels(queue=label, state=state).set(int(values.get(attribute) or 0))
         QUEUE_EXPORTER_LAST_SUCCESS.set(time.time())
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def poll(self) -> None:
+        """One bounded poll, its outcome counted and reported; it never raises."""
+        try:
+            # A hung backend must not hang the probe: bound each poll by the interval.
+            await asyncio.wait_for(self.poll_once(), timeout=max(1.0, self._interval))
+        except Exception as exc:
+            QUEUE_EXPORTER_ERRORS.inc()
+            self._on_failure(exc)
+        else:
+            self._on_success()
+
+    async def run(self, stop: asyncio.Event, *, polled: bool = False) -> None:
+        """Poll every interval until `stop`; `polled`: the first poll is already done
+        (at start-up), so wait an interval first."""
+        if polled:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
         while not stop.is_set():
-            try:
-                # A hung backend must not hang the probe: bound each poll by the interval.
-                await asyncio.wait_for(self.poll_once(), timeout=max(1.0, self._interval))
-            except Exception as exc:
-                QUEUE_EXPORTER_ERRORS.inc()
-                self._on_failure(exc)
-            else:
-                self._on_success()
+            await self.poll()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._interval)
