@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -88,6 +89,94 @@ def test_make_run_serves_the_printed_curl_line_and_ctrl_c_leaves_no_process(
         wait_until(
             lambda: not any(alive(pid) for pid in tree), timeout=15, what="all children gone"
         )
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+
+
+def _service_pid(root: int, command: str) -> int | None:
+    """The live `python -m chute_ops <command>` process under `root`."""
+    for pid in descendants(root):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"chute_ops" in argv and command.encode() in argv and alive(pid):
+            return pid
+    return None
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_worker_or_api_is_restarted_while_the_rest_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    ports = {
+        n: str(free_port())
+        for n in ("CHUTE_MOTO_PORT", "CHUTE_API_PORT", "CHUTE_WORKER_HEALTH_PORT")
+    }
+    env = {**os.environ, **ports}
+    api_url = f"http://127.0.0.1:{ports['CHUTE_API_PORT']}"
+    worker_url = f"http://127.0.0.1:{ports['CHUTE_WORKER_HEALTH_PORT']}"
+    log_path = tmp_path / "make-run.log"
+    with log_path.open("wb") as log:
+        make = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: "Press Ctrl-C to stop." in log_path.read_text() or make.poll() is not None,
+            timeout=120,
+            what="chute dev ready",
+        )
+        (key,) = re.findall(r"API key\s+(chute_\S+)", log_path.read_text())
+        headers = {"Authorization": f"Bearer {key}"}
+        seen = set(descendants(make.pid))
+        # kill -9 the worker, as the OOM killer would: the API keeps answering.
+        worker = _service_pid(make.pid, "worker")
+        assert worker is not None
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: not alive(worker), timeout=10, what="the worker gone")
+        upload = httpx.post(
+            f"{api_url}/v1/uploads", content=b"while the worker is down", headers=headers
+        )
+        assert upload.status_code == 202
+        wait_until(lambda: "worker exited with code -9" in log_path.read_text(), timeout=10)
+        wait_until(lambda: _answers(f"{worker_url}/readyz"), timeout=60, what="worker restarted")
+        status = upload.json()["status_url"]
+        wait_until(
+            lambda: httpx.get(status, headers=headers).json()["state"] == "SUCCEEDED",
+            timeout=60,
+            what="the waiting job processed by the restarted worker",
+        )
+        # kill -9 the API: the worker keeps working, the API is back within seconds.
+        api = _service_pid(make.pid, "api")
+        assert api is not None
+        os.kill(api, signal.SIGKILL)
+        killed = time.monotonic()
+        wait_until(lambda: not alive(api), timeout=10, what="the API gone")
+        assert _answers(f"{worker_url}/healthz")
+        wait_until(lambda: _answers(f"{api_url}/readyz"), timeout=60, what="API restarted")
+        print(f"API back {time.monotonic() - killed:.1f} s after kill -9")
+        assert make.poll() is None
+        seen |= descendants(make.pid)
+        os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
+        make.wait(timeout=30)
+        wait_until(lambda: not any(alive(pid) for pid in seen), timeout=15, what="all gone")
+        for port in ports.values():
+            assert not _answers(f"http://127.0.0.1:{port}/healthz")
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)

@@ -19,6 +19,7 @@ from chute_core.errors import ChuteError
 from chute_core.settings import AwsSettings, PipelineSettings
 from chute_ops.bootstrap import bootstrap
 from chute_ops.child_processes import stop_process, wait_healthy
+from chute_ops.restarts import Restartable
 from chute_ops.settings import DevSettings
 
 __all__ = ["run_dev"]
@@ -114,10 +115,8 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
             local_aws = aws.model_copy(update={"aws_endpoint_url": endpoint})
             changes = bootstrap(local_aws, pipeline)
             _say(f"bootstrap: {len(changes)} changes")
-            api = subprocess.Popen([*chute, "api"], env=env)
-            procs.append(api)
-            worker = subprocess.Popen([*chute, "worker"], env=env)
-            procs.append(worker)
+            services = [Restartable(name, [*chute, name], env, procs) for name in ("api", "worker")]
+            api, worker = (service.start() for service in services)
             api_url = f"http://127.0.0.1:{dev.api_port}"
             health_url = f"http://127.0.0.1:{dev.worker_health_port}"
             wait_healthy("api", f"{api_url}/readyz", api, dev.dev_ready_timeout_seconds)
@@ -138,10 +137,16 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
                 f"Try:\n  {curl}\n"
                 "Press Ctrl-C to stop."
             )
+            # Like a cluster: a crashed API or worker is restarted with backoff while the
+            # rest keeps serving; only the local AWS dying ends the stack (its state is gone).
             while True:
-                for name, proc in (("moto", moto), ("api", api), ("worker", worker)):
-                    if proc.poll() is not None:
-                        raise ChuteError(f"{name} exited with code {proc.returncode}")
+                if moto.poll() is not None:
+                    raise ChuteError(
+                        f"the local AWS (moto) exited with code {moto.returncode}; its state "
+                        "is gone, so the stack stops: run it again"
+                    )
+                for service in services:
+                    service.tend(_say)
                 time.sleep(0.5)
     except _Stop:
         _say("stopping")
