@@ -39,6 +39,7 @@ ACTIONS = {
     ("sqs", "DeleteMessage"): "sqs:DeleteMessage",
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
     ("sqs", "ChangeMessageVisibility"): "sqs:ChangeMessageVisibility",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
     ("sqs", "SendMessage"): "sqs:SendMessage",
     ("dynamodb", "DescribeTable"): "dynamodb:DescribeTable",
     ("dynamodb", "GetItem"): "dynamodb:GetItem",

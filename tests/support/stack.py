@@ -33,6 +33,9 @@ class Stack:
             # Likewise unlimited; tests/api/test_rate_limits.py sets budgets.
             "CHUTE_RATE_UPLOADS_PER_SECOND": "0",
             "CHUTE_RATE_READS_PER_SECOND": "0",
+            # A stopping worker lets its outstanding long poll end (it may bring messages
+            # to hand back): short polls keep every test's worker teardown short.
+            "CHUTE_WORKER_WAIT_SECONDS": "2",
         }
 
     def client(self, service: str) -> Any:

@@ -101,11 +101,40 @@ class Worker:
         done, _ = await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         if receive not in done:
-            # Stop at once rather than finish a 20 s long poll.
-            receive.cancel()
-            await asyncio.gather(receive, return_exceptions=True)
+            # Stopping with a long poll outstanding. Cancelling it would not stop SQS (or
+            # moto) from answering it: what it returns is in flight for a visibility
+            # timeout though nobody reads it. So take no new work, but let the poll end
+            # (within the long-poll wait, inside the grace period) and hand back at once
+            # whatever it brought.
+            try:
+                brought = (await receive).get("Messages", [])
+            except Exception as exc:
+                log.warning("last_receive_failed", error=str(exc))
+                return []
+            await self._hand_back(brought)
             return []
         return receive.result().get("Messages", [])
+
+    async def _hand_back(self, messages: list[MessageTypeDef]) -> None:
+        """Make messages received while stopping visible again, for another worker."""
+        for start in range(0, len(messages), MAX_BATCH):
+            batch = messages[start : start + MAX_BATCH]
+            try:
+                await self._sqs.change_message_visibility_batch(
+                    QueueUrl=self._queue_url,
+                    Entries=[
+                        {
+                            "Id": str(i),
+                            "ReceiptHandle": m["ReceiptHandle"],
+                            "VisibilityTimeout": 0,
+                        }
+                        for i, m in enumerate(batch)
+                    ],
+                )
+            except Exception as exc:  # they come back after the visibility timeout instead
+                log.warning("hand_back_failed", messages=len(batch), error=str(exc))
+        if messages:
+            log.info("messages_handed_back", messages=len(messages))
 
     async def run(self) -> None:
         try:
