@@ -555,3 +555,14 @@ def test_the_chart_renders_as_a_subchart_of_an_umbrella(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     kinds = {d["kind"] for d in load_all(result.stdout)}
     assert {"Deployment", "Service", "ConfigMap"} <= kinds
+
+
+def test_a_pod_without_variables_of_its_own_renders_no_empty_env() -> None:
+    text = template_text(
+        "--set", "api.auth.mode=jwt", "--set", "api.auth.jwt.issuer=https://i",
+        "--set", "api.auth.jwt.audience=a", "--set", "api.auth.jwt.jwksUrl=https://i/j",
+        "--set", "api.hpa.enabled=false", "--set", "api.replicas=1",
+    )  # fmt: skip
+    for deployment in _deployments(text).values():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert "env" not in container

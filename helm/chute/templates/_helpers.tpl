@@ -118,6 +118,7 @@ envFrom:
 {{- with $values.extraEnvFrom }}
 {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- if or (include "chute.cursorSecretName" $root) $root.Values.webhooks.existingSecret $env }}
 env:
   {{- with include "chute.cursorSecretName" $root }}
   # Signs list cursors; every API replica must share it (a missing key stops the pod
@@ -134,6 +135,7 @@ env:
   {{- with $env }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The Secret holding CHUTE_CURSOR_SECRET: api.cursorSecret.existingSecret, else the
