@@ -239,6 +239,7 @@ EVERYTHING_ON = [
 HELM_KEYS = {"global"}
 
 
+@pytest.mark.slow  # one render per value and base scenario: about 200 helm runs
 def test_every_value_in_values_yaml_changes_the_output() -> None:
     """A value no template reads is a lie in the documentation."""
     bases = {
