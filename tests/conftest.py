@@ -29,7 +29,7 @@ for _name in [n for n in os.environ if n.startswith("CHUTE_")]:
 StackFactory = Callable[..., Stack]
 # The black-box folders and every test that starts API or worker processes are the slow
 # tier; `make test-fast` runs the rest (`-m "not slow"`), `make test` runs everything.
-SLOW_FOLDERS = frozenset({"e2e", "faults"})
+SLOW_FOLDERS = frozenset({"browser", "e2e", "faults"})
 PROCESS_FIXTURES = frozenset({"servers", "module_servers"})
 
 

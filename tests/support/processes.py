@@ -96,8 +96,9 @@ def start_moto(log_dir: Path) -> Server:
 def _start_service(
     command: str, port_variable: str, env: Mapping[str, str], log_dir: Path
 ) -> Server:
-    """`chute <command>` on a free port; PYTHONPATH lets workers load test processors."""
-    port = free_port()
+    """`chute <command>` on a free port (or the one `env` names); PYTHONPATH lets
+    workers load test processors."""
+    port = int(env.get(port_variable) or free_port())
     url = f"http://127.0.0.1:{port}"
     return start(
         command,

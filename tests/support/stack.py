@@ -27,6 +27,7 @@ class Stack:
             "CHUTE_TABLE": p.table,
             "CHUTE_VISIBILITY_TIMEOUT_SECONDS": str(p.visibility_timeout_seconds),
             "CHUTE_MAX_RECEIVE_COUNT": str(p.max_receive_count),
+            "CHUTE_CORS_ORIGINS": ",".join(p.cors_origins),
             # Tests of other features call the API anonymously as tenant "default";
             # tests/api/test_auth.py turns authentication on.
             "CHUTE_AUTH": "none",

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from chute_api.auth.authenticator import Authenticator
@@ -25,7 +26,7 @@ from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
 from chute_api.rate_limit import RateLimiter
 from chute_api.request_id import RequestIdMiddleware
-from chute_api.routes import direct_uploads, health, jobs, uploads
+from chute_api.routes import companion, direct_uploads, health, jobs, upload_page, uploads
 from chute_api.settings import ApiSettings
 from chute_api.tenants import TenantBook
 from chute_api.trace_context import TraceContextMiddleware
@@ -42,6 +43,29 @@ from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, 
 __all__ = ["create_app"]
 
 log = get_logger(__name__)
+# What a page on one of CHUTE_CORS_ORIGINS may send and read (it never sends cookies).
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "X-API-Key",
+    "Content-Type",
+    "Idempotency-Key",
+    "Content-Digest",
+    "X-Content-SHA256",
+    "X-Request-ID",
+    "traceparent",
+    "tracestate",
+]
+CORS_EXPOSED_HEADERS = [
+    "Location",
+    "Retry-After",
+    "Chute-Job-Id",
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -182,4 +206,16 @@ def create_app(
     app.include_router(direct_uploads.router)  # /presign before /{job_id}/… routes
     app.include_router(uploads.router)
     app.include_router(jobs.router)
+    app.include_router(companion.router)
+    app.include_router(upload_page.router)
+    app.mount(upload_page.ASSETS, upload_page.assets(), name="upload-assets")
+    if pipeline.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=pipeline.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
     return app

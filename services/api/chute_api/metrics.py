@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = [
     "DEPENDENCY_UP",
     "REQUESTS",
+    "REQUEST_BODY_BYTES",
     "REQUEST_SECONDS",
     "UPLOADS_IN_PROGRESS",
     "UPLOADS_REJECTED",
@@ -32,6 +33,12 @@ REQUEST_SECONDS = Histogram(
     "HTTP request duration, by route template and method.",
     ["route", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+REQUEST_BODY_BYTES = Counter(
+    "chute_http_request_body_bytes",
+    "Bytes of request bodies received, by route template (uploads, and the little "
+    "JSON the browser upload routes take: their files go straight to S3).",
+    ["route"],
 )
 DEPENDENCY_UP = Gauge(
     "chute_api_dependency_up",
@@ -60,6 +67,13 @@ class HttpMetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        received = 0
+
+        async def count_body(_receive: Receive = receive) -> Message:
+            nonlocal received
+            message = await _receive()
+            received += len(message.get("body", b""))
+            return message
 
         async def record_status(message: Message) -> None:
             nonlocal status
@@ -68,10 +82,12 @@ class HttpMetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, record_status)
+            await self.app(scope, count_body, record_status)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
             REQUESTS.labels(template, method, f"{status // 100}xx").inc()
             REQUEST_SECONDS.labels(template, method).observe(time.perf_counter() - started)
+            if received:
+                REQUEST_BODY_BYTES.labels(template).inc(received)

@@ -30,6 +30,7 @@ __all__ = ["PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "render"]
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:chute:problem:"
+COMPANION_PREFIX = "/v1/s3/"
 log = get_logger(__name__)
 
 
@@ -41,6 +42,8 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
+    # Companion's convention, on the /v1/s3 routes only: Uppy shows a 4xx's `message`.
+    message: str | None = None
 
 
 def render(request: Request, error: ApiError) -> JSONResponse:
@@ -50,6 +53,9 @@ def render(request: Request, error: ApiError) -> JSONResponse:
         status=error.status,
         detail=error.detail,
         instance=request.url.path,
+        message=(error.detail or error.title)
+        if request.url.path.startswith(COMPANION_PREFIX)
+        else None,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),

@@ -76,10 +76,14 @@ class DirectUpload(BaseModel):
     """A job whose client uploads straight to S3 with presigned requests."""
 
     mode: str  # "post" (one presigned POST) or "multipart" (presigned parts + complete)
-    declared_size: int
+    declared_size: int | None  # None: the client did not say (a Companion-style upload)
     deadline: str  # ISO time after which an unused upload expires
     upload_id: str | None = None  # multipart only
     part_size: int | None = None
+
+    def refuses(self, size: int | None) -> bool:
+        """Whether a stored object of `size` bytes breaks what the client declared."""
+        return None not in (size, self.declared_size) and size != self.declared_size
 
 
 class JobError(BaseModel):

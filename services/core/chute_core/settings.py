@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
@@ -32,6 +33,7 @@ _PREFIX = "CHUTE_"
 _CONFIG = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore", frozen=True)
 CONFIG = _CONFIG  # for every settings class outside this module (services, processors)
 MiB = 1024 * 1024
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -82,6 +84,19 @@ class PipelineSettings(BaseSettings):
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
     # Seconds between polls of the queues' depth (API and worker; the gauges and alerts).
     queue_poll_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # Web origins that may upload from a browser: the bucket's CORS rules (bootstrap)
+    # and the API's CORS answers both come from this list. Empty: no browser access.
+    cors_origins: CommaList = Field(default_factory=list)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], no path, no '*'"
+                )
+        return value
 
     @field_validator("incoming_prefix", "results_prefix")
     @classmethod

@@ -1,5 +1,6 @@
 """The bucket's part of `chute bootstrap`: the bucket itself, its default encryption,
-public access block and the lifecycle rule that aborts stale multipart uploads."""
+public access block, the lifecycle rule that aborts stale multipart uploads and the
+CORS rule that lets the browsers of CHUTE_CORS_ORIGINS upload straight to it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,24 @@ from botocore.exceptions import ClientError
 from chute_core.aws import error_code
 from chute_core.settings import PipelineSettings
 
-__all__ = ["LIFECYCLE_RULE_ID", "BucketSteps", "Change"]
+__all__ = ["CORS_RULE_ID", "LIFECYCLE_RULE_ID", "BucketSteps", "Change", "cors_rule"]
 
 LIFECYCLE_RULE_ID = "chute-abort-incomplete-multipart"
+CORS_RULE_ID = "chute-browser-uploads"
+
+
+def cors_rule(origins: list[str]) -> dict[str, Any]:
+    """What a browser needs for presigned uploads: POST (one form) and PUT (parts), the
+    headers those send, and the ETag (a part's, for completing) and Location (the
+    object's, after a POST) its scripts must read."""
+    return {
+        "ID": CORS_RULE_ID,
+        "AllowedOrigins": sorted(origins),
+        "AllowedMethods": ["POST", "PUT"],
+        "AllowedHeaders": ["content-type", "content-md5"],
+        "ExposeHeaders": ["ETag", "Location"],
+        "MaxAgeSeconds": 3000,
+    }
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class BucketSteps:
         self._encryption()
         self._public_access_block()
         self._lifecycle()
+        self._cors()
 
     def _encryption(self) -> None:
         name = self.p.bucket
@@ -124,4 +141,31 @@ class BucketSteps:
         )
         self.note(f"bucket {name} lifecycle rule {LIFECYCLE_RULE_ID}", "updated")
 
-    # -- SNS ---------------------------------------------------------------------------
+    def _cors(self) -> None:
+        """Own one rule by its ID; other rules on the bucket are left as they are."""
+        name = self.p.bucket
+        try:
+            rules = self.s3.get_bucket_cors(Bucket=name)["CORSRules"]
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchCORSConfiguration":
+                raise
+            rules = []
+        others = [r for r in rules if r.get("ID") != CORS_RULE_ID]
+        desired = [*others, cors_rule(self.p.cors_origins)] if self.p.cors_origins else others
+        if _normal_rules(rules) == _normal_rules(desired):
+            return
+        if desired:
+            self.s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": desired})
+        else:
+            self.s3.delete_bucket_cors(Bucket=name)
+        self.note(f"bucket {name} CORS rule {CORS_RULE_ID}", "updated")
+
+
+def _normal_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CORS rules compared as S3 keeps them: list order and header case do not matter."""
+    lists = ("AllowedOrigins", "AllowedMethods", "AllowedHeaders", "ExposeHeaders")
+    normal = []
+    for rule in rules:
+        same = {k: sorted(str(v).lower() for v in rule.get(k, [])) for k in lists}
+        normal.append({**rule, **same})
+    return sorted(normal, key=lambda r: str(r.get("ID", "")))

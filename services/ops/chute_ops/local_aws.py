@@ -14,6 +14,11 @@ Differences from plain `moto_server`:
   the retention period that way for each message it returns: a receive cost
   O(messages x backlog), 60% of moto's CPU in the worker benchmark with 500 messages
   queued. Same answers, without the quadratic cost.
+- A presigned POST form upload is answered as S3 answers it: with the object's `ETag`
+  and `Location` and the bucket's CORS headers (moto 5.2.5 sends none of the three, so
+  a browser could neither read the answer nor learn that the upload worked).
+- Bucket CORS rules are enforced (`MOTO_DISABLE_GLOBAL_CORS=true` unless set): moto's
+  default answers every preflight permissively, which would hide a missing CORS rule.
 
 moto is a development dependency; this module is never used in production.
 """
@@ -25,7 +30,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["compute_queue_attributes_once", "main", "serialise_dynamodb_writes"]
+__all__ = [
+    "compute_queue_attributes_once",
+    "main",
+    "post_answers_like_s3",
+    "serialise_dynamodb_writes",
+]
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 
@@ -82,11 +92,40 @@ def compute_queue_attributes_once() -> None:
     )
 
 
+def post_answers_like_s3() -> None:
+    from urllib.parse import quote
+
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_post
+
+    def post(self: S3Response, request: Any, bucket_name: str) -> Any:
+        status, headers, body = original(self, request, bucket_name)
+        if self.data.get("Action") != "PutObject" or not 200 <= int(status) < 300:
+            return status, headers, body
+        key = self.querystring["key"][0]
+        stored = self.backend.get_object(bucket_name, key)
+        host = request.headers.get("Host", "localhost")
+        answer = {
+            **self._get_cors_headers_other(),
+            **headers,
+            "ETag": stored.etag if stored is not None else "",
+        }
+        answer.setdefault("Location", f"http://{host}/{bucket_name}/{quote(key)}")
+        return status, answer, body
+
+    S3Response._bucket_response_post = post  # type: ignore[method-assign]
+
+
 def main() -> None:
+    import os
+
+    os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")  # read when moto loads
     from moto.server import main as moto_main
 
     serialise_dynamodb_writes()
     compute_queue_attributes_once()
+    post_answers_like_s3()
     moto_main()
 
 

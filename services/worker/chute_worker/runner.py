@@ -140,7 +140,7 @@ class JobRunner:
             lease_expires_at=job.lease_expires_at,
         )
         direct = job.direct_upload
-        if direct is not None and record.size is not None and record.size != direct.declared_size:
+        if direct is not None and direct.refuses(record.size):
             # S3 enforces the POST policy's content-length-range; moto does not, and a
             # multipart client may send any parts: the declared size is the contract.
             await self.s3.delete_object(Bucket=record.bucket, Key=record.key)
