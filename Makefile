@@ -37,14 +37,16 @@ lint: $(BIN)/chute
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Debian's prometheus package gives the tests promtool and a real Prometheus server.
+# Debian's prometheus package gives the tests promtool and a real Prometheus server;
+# its chromium package is the browser the upload page's tests drive (never a download).
+SYSTEM_PACKAGES := prometheus chromium
 system-tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus)) >/dev/null; \
+	    (apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES))) >/dev/null; \
 	  else \
-	    echo "make: the tests need promtool and prometheus: install Debian's 'prometheus' package (as root: apt-get install prometheus)" >&2; \
+	    echo "make: the tests need promtool, prometheus and chromium: install Debian's 'prometheus' and 'chromium' packages (as root: apt-get install $(SYSTEM_PACKAGES))" >&2; \
 	    exit 1; \
 	  fi; }
 

@@ -65,7 +65,11 @@ def _v1_requests(api_url: str) -> list[tuple[str, str]]:
     found = []
     for path, operations in spec["paths"].items():
         if path.startswith("/v1"):
-            concrete = path.replace("{job_id}", "0190a000-0000-7000-8000-000000000000")
+            concrete = (
+                path.replace("{job_id}", "0190a000-0000-7000-8000-000000000000")
+                .replace("{upload_id}", "an-upload")
+                .replace("{part_number}", "1")
+            )
             found += [(method.upper(), concrete) for method in operations]
     return found
 

@@ -7,15 +7,17 @@ import hashlib
 import io
 import os
 import random
+import re
 from pathlib import Path
 
 import httpx
 from PIL import Image
-from playwright.sync_api import Page, Request
+from playwright.sync_api import Page, Request, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.browser.conftest import Site, Tab, write_file
+from tests.support.polling import wait_until
 
 MiB = 1024 * 1024
 SCREENSHOT_DIR = os.environ.get("CHUTE_SCREENSHOT_DIR")  # set to refresh docs/images/
@@ -104,6 +106,32 @@ def _api_body_bytes(site: Site) -> float:
     )
 
 
+def _part_number(request: Request) -> list[int]:
+    found = re.search(r"[?&]partNumber=(\d+)", request.url)
+    return [int(found.group(1))] if request.method == "PUT" and found else []
+
+
+# Golden Retriever has the file's blob (IndexedDB) and its multipart upload id (the
+# state in localStorage): what a reload needs to resume.
+_SAVED_FOR_RESUME = """async () => {
+  const state = Object.keys(localStorage).filter((k) => k.startsWith("uppyState:"))
+    .some((k) => localStorage[k].includes("uploadId"));
+  const blobs = await new Promise((resolve) => {
+    const open = indexedDB.open("uppy-blobs");
+    open.onsuccess = () => {
+      const db = open.result;
+      if (!db.objectStoreNames.length) return resolve(0);
+      const name = db.objectStoreNames[0];
+      const count = db.transaction(name).objectStore(name).count();
+      count.onsuccess = () => resolve(count.result);
+      count.onerror = () => resolve(0);
+    };
+    open.onerror = () => resolve(0);
+  });
+  return state && blobs > 0;
+}"""
+
+
 def _job_of(site: Site, name: str) -> dict[str, object]:
     jobs = [j for j in site.jobs() if j["object"]["filename"] == name]
     assert len(jobs) == 1, jobs
@@ -124,3 +152,65 @@ def test_a_40_mib_file_goes_multipart_in_5_mib_parts_bypassing_the_api(
     assert 0 < _api_body_bytes(site) - received_before < MiB  # the JSON, not the file
     assert _job_of(site, "big.bin")["sha256"] == hashlib.sha256(data).hexdigest()
     assert tab.console.errors == []
+
+
+def test_a_reload_mid_multipart_resumes_without_resending_finished_parts(
+    site: Site, tab: Tab, tmp_path: Path
+) -> None:
+    data = random.Random(25).randbytes(25 * MiB)  # five parts
+    path = write_file(tmp_path, "resume.bin", data)
+    held: list[Route] = []
+
+    def hold_late_parts(route: Route) -> None:
+        if re.search(r"[?&]partNumber=[12](&|$)", route.request.url):
+            route.continue_()
+        else:
+            held.append(route)  # never answered: the reload cuts these parts off
+
+    parts = re.compile(r".*[?&]partNumber=.*")
+    tab.page.route(parts, hold_late_parts)
+    before = Traffic(tab.page)
+    _open(tab.page, site.page_url, site.key)
+    _add_and_upload(tab.page, path)
+    wait_until(lambda: sorted(before.part_puts()) == [1, 2], timeout=60, what="parts 1 and 2")
+    tab.page.wait_for_function(_SAVED_FOR_RESUME)
+    tab.page.unroute(parts)
+    sent_after: list[int] = []
+    tab.page.on("request", lambda r: sent_after.extend(_part_number(r)))
+    tab.page.reload()
+    tab.page.get_by_label("API key").wait_for()
+    assert tab.page.get_by_label("API key").input_value() == site.key  # sessionStorage
+    tab.page.locator(".uppy-StatusBar-actionBtn--upload").click()
+    _state_of(tab, "resume.bin", "SUCCEEDED", timeout_s=120)
+    assert held, "no part was cut off by the reload"
+    assert sorted(sent_after) == [3, 4, 5]
+    assert _job_of(site, "resume.bin")["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_page_on_an_origin_not_allowed_cannot_upload(
+    site: Site, tab: Tab, tmp_path: Path
+) -> None:
+    jobs_before = {j["job_id"] for j in site.jobs()}
+    refused: list[str] = []
+    tab.page.on("requestfailed", lambda r: refused.append(r.url))
+    path = write_file(tmp_path, "foreign.jpg", _jpeg(20 * 1024))
+    _open(tab.page, site.foreign, site.key)
+    _add_and_upload(tab.page, path)
+    tab.page.locator("#messages p").first.wait_for()
+    assert any(url.startswith(f"{site.api.url}/v1/s3/") for url in refused)
+    assert {j["job_id"] for j in site.jobs()} == jobs_before  # not even a job was made
+    assert tab.page.locator("#jobs li").count() == 0
+
+
+def test_a_wrong_api_key_shows_a_readable_error_on_the_page(
+    site: Site, tab: Tab, tmp_path: Path
+) -> None:
+    path = write_file(tmp_path, "wrong-key.jpg", _jpeg(20 * 1024))
+    _open(tab.page, site.page_url, "not-a-key")
+    _add_and_upload(tab.page, path)
+    message = tab.page.locator("#messages p").first
+    message.wait_for()
+    assert (
+        message.inner_text() == "wrong-key.jpg: the API refused this key (401): check it and retry"
+    )
+    assert not [e for e in tab.console.errors if e.startswith("uncaught")]

@@ -76,7 +76,7 @@ class DirectUpload(BaseModel):
     """A job whose client uploads straight to S3 with presigned requests."""
 
     mode: str  # "post" (one presigned POST) or "multipart" (presigned parts + complete)
-    declared_size: int | None  # None: the client did not say (a Companion-style upload)
+    declared_size: int | None = None  # None: not declared (a Companion-style upload)
     deadline: str  # ISO time after which an unused upload expires
     upload_id: str | None = None  # multipart only
     part_size: int | None = None

@@ -30,7 +30,7 @@
     warn() {},
     error(...args) {
       const err = args.find((a) => a instanceof Error);
-      if (err) say(err.message);
+      if (err && !err.isAuthError && !messages.textContent.includes(err.message)) say(err.message);
     },
   };
 
@@ -69,7 +69,12 @@
   });
 
   uppy.on("upload-error", (file, error) => {
-    say(`${file ? file.name : "upload"}: ${error && error.message ? error.message : error}`);
+    const name = file ? file.name : "upload";
+    if (error && error.isAuthError) {
+      say(`${name}: the API refused this key (401): check it and retry`);
+    } else {
+      say(`${name}: ${error && error.message ? error.message : error}`);
+    }
   });
 
   uppy.on("upload-success", (file, response) => {
