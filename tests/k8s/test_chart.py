@@ -567,3 +567,26 @@ def test_a_pod_without_variables_of_its_own_renders_no_empty_env() -> None:
     for deployment in _deployments(text).values():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert "env" not in container
+
+
+def test_cors_origins_reach_the_api_and_the_bootstrap_job_as_one_list() -> None:
+    origins = "pipeline.corsOrigins={https://app.example.com,http://localhost:8080}"
+    text = template_text("--set", origins, "--set", "bootstrap.enabled=true")
+    docs = load_all(text)
+    (cm,) = [
+        o for o in docs if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")
+    ]
+    expected = "https://app.example.com,http://localhost:8080"
+    assert cm["data"]["CHUTE_CORS_ORIGINS"] == expected
+    (job,) = [o for o in docs if o["kind"] == "Job"]
+    env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["CHUTE_CORS_ORIGINS"] == expected
+    assert "CHUTE_CORS_ORIGINS" not in config("defaults")
+
+
+def test_a_cors_origin_with_a_path_is_refused_by_the_schema() -> None:
+    refused = run_helm("template", "rel", str(CHART), "--set", "pipeline.corsOrigins={https://a/b}")
+    assert refused.returncode != 0
+    assert "corsOrigins" in refused.stderr

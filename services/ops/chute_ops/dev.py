@@ -92,6 +92,11 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
     env.setdefault("CHUTE_RATE_READS_PER_SECOND", "0")
     env.setdefault("CHUTE_CURSOR_SECRET", secrets.token_urlsafe(32))  # one API, one secret
     env["CHUTE_API_KEYS_FILE"] = str(keys_file)
+    # The upload page at /upload talks to the API and the bucket from the API's origin.
+    page_origins = [f"http://{host}:{dev.api_port}" for host in ("127.0.0.1", "localhost")]
+    origins = sorted({*pipeline.cors_origins, *page_origins})
+    pipeline = pipeline.model_copy(update={"cors_origins": origins})
+    env["CHUTE_CORS_ORIGINS"] = ",".join(origins)
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     chute = [sys.executable, "-m", "chute_ops"]
     try:
@@ -130,6 +135,7 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
                 "chute is running:\n"
                 f"  AWS (moto) {endpoint}\n"
                 f"  API        {api_url}   (docs: {api_url}/docs)\n"
+                f"  upload     {api_url}/upload   (a browser page; paste the key below)\n"
                 f"  worker     {health_url}/readyz\n"
                 f"  API key    {key}   (tenant {DEV_TENANT}; also in {DEV_KEY_PATH}; "
                 f"more tenants: chute keys create --tenant NAME with "
