@@ -188,7 +188,9 @@ def test_cors_preflight_is_answered_for_allowed_origins_only(api: Api) -> None:
     other = httpx.options(
         f"{api.server.url}/v1/s3/multipart", headers={"Origin": "http://evil.test", **ask}
     )
-    assert other.status_code == 400
+    assert other.status_code == 403
+    assert other.headers["content-type"] == "application/problem+json"
+    assert other.json()["type"] == "urn:chute:problem:cors-refused"
     assert "access-control-allow-origin" not in other.headers
 
 

@@ -186,6 +186,7 @@ def test_a_reload_mid_multipart_resumes_without_resending_finished_parts(
     assert held, "no part was cut off by the reload"
     assert sorted(sent_after) == [3, 4, 5]
     assert _job_of(site, "resume.bin")["sha256"] == hashlib.sha256(data).hexdigest()
+    assert tab.console.errors == []
 
 
 def test_a_page_on_an_origin_not_allowed_cannot_upload(

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from chute_api.auth.authenticator import Authenticator
 from chute_api.aws_health import AwsHealth
+from chute_api.cors import Cors
 from chute_api.cursors import CursorCodec
 from chute_api.deps import ApiState
 from chute_api.flows.direct import DirectUploads
@@ -43,29 +43,6 @@ from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, 
 __all__ = ["create_app"]
 
 log = get_logger(__name__)
-# What a page on one of CHUTE_CORS_ORIGINS may send and read (it never sends cookies).
-CORS_REQUEST_HEADERS = [
-    "Authorization",
-    "X-API-Key",
-    "Content-Type",
-    "Idempotency-Key",
-    "Content-Digest",
-    "X-Content-SHA256",
-    "X-Request-ID",
-    "traceparent",
-    "tracestate",
-]
-CORS_EXPOSED_HEADERS = [
-    "Location",
-    "Retry-After",
-    "Chute-Job-Id",
-    "Idempotent-Replayed",
-    "X-Request-ID",
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
-    "RateLimit-Policy",
-]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -210,12 +187,5 @@ def create_app(
     app.include_router(upload_page.router)
     app.mount(upload_page.ASSETS, upload_page.assets(), name="upload-assets")
     if pipeline.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=pipeline.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=CORS_REQUEST_HEADERS,
-            expose_headers=CORS_EXPOSED_HEADERS,
-            max_age=600,
-        )
+        app.add_middleware(Cors, origins=pipeline.cors_origins)
     return app
