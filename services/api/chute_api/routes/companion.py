@@ -42,8 +42,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 413, 415, 429, 503)
 }
-UploadId = Annotated[str, Path(min_length=1, max_length=1024)]
-Key = Annotated[str, Query(min_length=1, max_length=1024)]
+# Short enough that a request line of all three, percent-encoded, fits the server's
+# 16 KiB limit on a request head: S3 upload ids run to a few hundred characters, chute's
+# keys (incoming/{tenant}/{job_id}) to about 110.
+UploadId = Annotated[str, Path(min_length=1, max_length=512)]
+Key = Annotated[str, Query(min_length=1, max_length=255)]
 PartNumber = Annotated[int, Path(ge=1, le=MAX_PARTS)]
 
 
@@ -249,7 +252,7 @@ async def sign_parts(
     response: Response,
     direct: DirectUploadsDep,
     tenant: ReadTenantDep,
-    part_numbers: Annotated[str, Query(alias="partNumbers", min_length=1, max_length=60_000)],
+    part_numbers: Annotated[str, Query(alias="partNumbers", min_length=1, max_length=1000)],
 ) -> SignedBatch:
     numbers = [n.strip() for n in part_numbers.split(",")]
     if not all(n.isdigit() and 1 <= int(n) <= MAX_PARTS for n in numbers):
