@@ -27,9 +27,11 @@ from chute_api.problems import install_problem_handlers
 from chute_api.rate_limit import RateLimiter
 from chute_api.request_id import RequestIdMiddleware
 from chute_api.routes import companion, direct_uploads, health, jobs, upload_page, uploads
+from chute_api.s3_writer import send_bodies_uncopied
 from chute_api.settings import ApiSettings
 from chute_api.tenants import TenantBook
 from chute_api.trace_context import TraceContextMiddleware
+from chute_api.upload_budget import UploadBudget, upload_reservation
 from chute_api.upload_rules import TenantRules
 from chute_core import __version__
 from chute_core.aws import QueueUrls, open_clients
@@ -90,6 +92,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             clients = await open_clients(stack, aws)
+            send_bodies_uncopied(clients.s3)
             http = await stack.enter_async_context(httpx.AsyncClient())
             keys = ObjectKeys.from_settings(pipeline)
             jobs = JobStore(clients.dynamodb, pipeline.table)
@@ -141,6 +144,13 @@ def create_app(
                     per_second=api.rate_reads_per_second,
                     burst=api.rate_reads_burst,
                     replicas=api.api_replicas,
+                ),
+                upload_budget=UploadBudget(
+                    total=api.api_upload_memory_bytes,
+                    full_reservation=upload_reservation(api.upload_part_bytes, None),
+                    wait_seconds=api.api_upload_wait_seconds,
+                    retry_after_seconds=api.api_busy_retry_after_seconds,
+                    unready_after=api.api_busy_unready_seconds,
                 ),
             )
             # The API runs at every scale: its queue gauges keep the queue and DLQ alerts

@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
+        from chute_api.allocator import keep_large_buffers_on_mmap
         from chute_api.app import create_app
         from chute_api.settings import ApiSettings
         from chute_core.logs import configure_logging
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
         from chute_core.tracing import configure_tracing
 
         settings = load(ApiSettings)
+        keep_large_buffers_on_mmap()
         configure_logging()
         configure_tracing("api")
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the

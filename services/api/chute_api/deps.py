@@ -19,6 +19,7 @@ from chute_api.flows.streamed import StreamedUploads
 from chute_api.idempotency import IdempotencyStore
 from chute_api.rate_limit import RateLimiter
 from chute_api.settings import ApiSettings
+from chute_api.upload_budget import UploadBudget
 from chute_api.upload_rules import TenantRules
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "SettingsDep",
     "StreamedUploadsDep",
     "TenantDep",
+    "UploadBudgetDep",
     "UploadTenantDep",
     "aws_available",
 ]
@@ -53,6 +55,7 @@ class ApiState:
     aws_health: AwsHealth
     upload_limit: RateLimiter
     read_limit: RateLimiter
+    upload_budget: UploadBudget
 
 
 T = TypeVar("T")
@@ -74,6 +77,7 @@ StreamedUploadsDep = Annotated[StreamedUploads, Depends(_piece(lambda s: s.strea
 DirectUploadsDep = Annotated[DirectUploads, Depends(_piece(lambda s: s.direct))]
 JobQueriesDep = Annotated[JobQueries, Depends(_piece(lambda s: s.queries))]
 AwsHealthDep = Annotated[AwsHealth, Depends(_piece(lambda s: s.aws_health))]
+UploadBudgetDep = Annotated[UploadBudget, Depends(_piece(lambda s: s.upload_budget))]
 _AuthDep = Annotated[Authenticator, Depends(_piece(lambda s: s.auth))]
 
 # Declared for the OpenAPI document (security schemes); the Authenticator reads the

@@ -16,7 +16,8 @@ its problem type (`urn:chute:problem:<code>`) and title; problems.py renders it.
     └── UploadRejected          the upload is refused; counted by reason
         ├── BadUpload 400 malformed-upload, EmptyUpload 400 empty-upload,
         ├── MalformedDigest 400, DigestMismatch 400, UnknownProcessor 400,
-        └── UploadTimeout 408, UploadTooLarge 413, UnsupportedUploadType 415
+        ├── UploadTimeout 408, UploadTooLarge 413, UnsupportedUploadType 415
+        └── ServerBusy 503 server-busy (Retry-After): no room in the memory budget
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "MalformedRequest",
     "NotFound",
     "RateLimited",
+    "ServerBusy",
     "Unauthorized",
     "UnknownProcessor",
     "UnsupportedUploadType",
@@ -183,3 +185,15 @@ class UploadTooLarge(UploadRejected):
 
 class UnsupportedUploadType(UploadRejected):
     status, code = 415, "unsupported-media-type"
+
+
+class ServerBusy(UploadRejected):
+    """No room in the replica's upload memory budget: retry later (or elsewhere)."""
+
+    status, code, title = 503, "server-busy", "The API is busy"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"every upload buffer of this replica is in use; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )

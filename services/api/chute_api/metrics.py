@@ -18,7 +18,10 @@ __all__ = [
     "REQUEST_SECONDS",
     "UPLOADS_IN_PROGRESS",
     "UPLOADS_REJECTED",
+    "UPLOADS_WAITING",
     "UPLOAD_BYTES",
+    "UPLOAD_MEMORY_BUDGET",
+    "UPLOAD_MEMORY_IN_USE",
     "UPLOAD_SECONDS",
     "HttpMetricsMiddleware",
 ]
@@ -52,6 +55,16 @@ UPLOAD_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
 )
 UPLOADS_IN_PROGRESS = Gauge("chute_uploads_in_progress", "Uploads being received right now.")
+UPLOAD_MEMORY_BUDGET = Gauge(
+    "chute_api_upload_memory_budget_bytes",
+    "The replica's budget for upload buffers (CHUTE_API_UPLOAD_MEMORY_BYTES).",
+)
+UPLOAD_MEMORY_IN_USE = Gauge(
+    "chute_api_upload_memory_in_use_bytes", "Upload buffer bytes reserved right now."
+)
+UPLOADS_WAITING = Gauge(
+    "chute_api_uploads_waiting", "Uploads waiting for room in the memory budget."
+)
 UPLOADS_REJECTED = Counter(
     "chute_uploads_rejected", "Uploads refused or abandoned, by reason.", ["reason"]
 )

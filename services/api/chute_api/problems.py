@@ -87,7 +87,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),
     415: _problem_doc("Content type not allowed for this tenant (`unsupported-media-type`)"),
     429: _problem_doc("The tenant's request budget is spent (`rate-limited`, Retry-After)"),
-    503: _problem_doc("A dependency (S3, DynamoDB) is unavailable (`dependency-unavailable`)"),
+    503: _problem_doc(
+        "A dependency (S3, DynamoDB) is unavailable (`dependency-unavailable`), or this "
+        "replica has no room for another upload's buffers (`server-busy`); both with "
+        "Retry-After"
+    ),
 }
 
 

@@ -1,8 +1,13 @@
 """Stream bytes into one S3 object with bounded memory.
 
 A body that fits in one part becomes a single PutObject (no multipart round trips);
-a larger one becomes a multipart upload with at most one part in flight while the
-next is read, so memory stays near two parts whatever the object's size.
+a larger one becomes a multipart upload. Memory stays within one and a half parts
+whatever the object's size (what upload_budget.py reserves): one part in flight to S3
+while at most half of the next is read, then reading waits for the part to land.
+
+Chunks are kept as they arrive and joined once into the part's `bytes`: aiohttp slices
+the body to its Content-Length, which copies a bytearray (a whole part more for every
+part in flight) and not bytes.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import asyncio
 import base64
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
+
+from botocore.handlers import convert_body_to_file_like_object
 
 from chute_api.errors import DigestMismatch, EmptyUpload, UploadTooLarge
 
@@ -19,7 +26,19 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
-__all__ = ["ObjectWriter", "StoredObject"]
+__all__ = ["ObjectWriter", "StoredObject", "send_bodies_uncopied"]
+
+
+def send_bodies_uncopied(s3: S3Client) -> None:
+    """Let PutObject and UploadPart send a bytes body as it is. botocore wraps it in a
+    BytesIO (which shares the bytes), then aiohttp's BytesIOPayload calls getbuffer(),
+    which unshares it: a copy of every part while it is in flight (seen with
+    tracemalloc). aiohttp sends bytes without copying, and botocore signs, checksums
+    and retries a bytes body as well as a file."""
+    for operation in ("UploadPart", "PutObject"):
+        s3.meta.events.unregister(
+            f"before-parameter-build.s3.{operation}", convert_body_to_file_like_object
+        )
 
 
 @dataclass(frozen=True)
@@ -59,26 +78,41 @@ class ObjectWriter:
         self._part_size = part_size
         self._max_bytes = max_bytes
         self._expected = expected_sha256
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []
+        self._buffered = 0
         self._sha256 = hashlib.sha256()
         self._size = 0
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
         self._in_flight: asyncio.Task[None] | None = None
 
-    async def write(self, data: bytes | bytearray) -> None:
+    async def write(self, data: bytes) -> None:
         self._size += len(data)
         if self._size > self._max_bytes:
             raise UploadTooLarge(f"upload exceeds the limit of {self._max_bytes} bytes")
         self._sha256.update(data)
-        self._buffer += data
-        if len(self._buffer) >= self._part_size:
-            # Hand the whole buffer over as the part (at least part_size, which is all S3
-            # asks of every part but the last): no copy, no memmove.
-            part, self._buffer = self._buffer, bytearray()
-            await self._send_part(part)
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self._part_size:
+            # The whole buffer is the part (at least part_size, which is all S3 asks of
+            # every part but the last).
+            await self._send_part(self._take())
+        elif self._in_flight is not None and self._buffered >= self._part_size // 2:
+            await self._settle()  # half a part read while one is in flight: wait for it
 
-    async def _send_part(self, part: bytearray) -> None:
+    def _take(self) -> bytes:
+        part = b"".join(self._chunks)
+        self._chunks.clear()
+        self._buffered = 0
+        return part
+
+    async def _settle(self) -> None:
+        """Wait for the part in flight (its failure is raised here)."""
+        if self._in_flight is not None:
+            task, self._in_flight = self._in_flight, None
+            await task
+
+    async def _send_part(self, part: bytes) -> None:
         if self._upload_id is None:
             created = await self._s3.create_multipart_upload(
                 Bucket=self._bucket,
@@ -88,15 +122,14 @@ class ObjectWriter:
                 ChecksumAlgorithm="SHA256",
             )
             self._upload_id = created["UploadId"]
-        if self._in_flight is not None:
-            await self._in_flight  # at most one part in flight: bounds memory
+        await self._settle()  # at most one part in flight: bounds memory
         number = len(self._parts) + 1
         self._parts.append({"PartNumber": number})
         # The part's SHA-256 is computed in a thread while the next part is read; S3
         # verifies it on receipt (moto stores it without checking).
         self._in_flight = asyncio.create_task(self._upload_part(number, part))
 
-    async def _upload_part(self, number: int, part: bytearray) -> None:
+    async def _upload_part(self, number: int, part: bytes) -> None:
         assert self._upload_id is not None
         checksum = await asyncio.to_thread(_b64_sha256, part)
         response = await self._s3.upload_part(
@@ -104,7 +137,7 @@ class ObjectWriter:
             Key=self._key,
             UploadId=self._upload_id,
             PartNumber=number,
-            Body=cast(bytes, part),  # botocore sends any bytes-like body; the stubs say bytes
+            Body=part,
             ChecksumSHA256=checksum,
         )
         self._parts[number - 1]["ETag"] = response["ETag"]
@@ -138,18 +171,16 @@ class ObjectWriter:
             put = await self._s3.put_object(
                 Bucket=self._bucket,
                 Key=self._key,
-                Body=bytes(self._buffer),
+                Body=self._take(),
                 ContentType=self._content_type,
                 Metadata=self._metadata,
                 ChecksumSHA256=base64.b64encode(self._sha256.digest()).decode(),
             )
             etag = put["ETag"]
         else:
-            if self._buffer:
-                part, self._buffer = self._buffer, bytearray()
-                await self._send_part(part)
-            if self._in_flight is not None:
-                await self._in_flight
+            if self._chunks:
+                await self._send_part(self._take())
+            await self._settle()
             done = await self._s3.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=self._key,
@@ -157,12 +188,11 @@ class ObjectWriter:
                 MultipartUpload={"Parts": self._parts},
             )
             etag = done["ETag"]
-        self._buffer.clear()
         return StoredObject(size=self._size, sha256=self._sha256.hexdigest(), etag=etag.strip('"'))
 
     async def abort(self) -> None:
         """Leave nothing behind: abort the multipart upload (parts included)."""
-        self._buffer.clear()
+        self._chunks.clear()
         if self._in_flight is not None and not self._in_flight.done():
             self._in_flight.cancel()
         if self._in_flight is not None:
@@ -174,5 +204,5 @@ class ObjectWriter:
             self._upload_id = None
 
 
-def _b64_sha256(data: bytes | bytearray) -> str:
+def _b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()

@@ -46,6 +46,14 @@ class ApiSettings(BaseSettings):
     presign_post_max_bytes: Annotated[int, Field(ge=1, le=5 * 1024 * MiB)] = 100 * MiB
     presign_part_bytes: Annotated[int, Field(ge=5 * MiB, le=5 * 1024 * MiB)] = 16 * MiB
     upload_idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # The replica's memory for upload buffers (upload_budget.py): each streamed upload
+    # reserves 1.5 parts (less for a small declared body) before its body is read. When
+    # none is free within CHUTE_API_UPLOAD_WAIT_SECONDS: 503 server-busy, Retry-After.
+    api_upload_memory_bytes: Annotated[int, Field(ge=MiB)] = 192 * MiB
+    api_upload_wait_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
+    api_busy_retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = 2
+    # Readiness fails while the budget has had no room for one large upload this long.
+    api_busy_unready_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
     # Signs list cursors; every replica must share it (unset: random per process).
     cursor_secret: SecretStr | None = None
     # The processors an upload may ask for by name (?processors=a,b); the workers must

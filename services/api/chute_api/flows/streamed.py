@@ -31,14 +31,23 @@ __all__ = ["StreamedUploads", "Upload"]
 log = get_logger(__name__)
 
 
-async def _read_head(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytearray, bool]:
-    """Up to just over `limit` bytes, and whether that was the whole body."""
-    head = bytearray()
+async def _read_head(chunks: AsyncIterator[bytes], limit: int) -> tuple[list[bytes], bool]:
+    """The chunks of up to just over `limit` bytes, and whether that was the whole body."""
+    head, size = [], 0
     async for chunk in chunks:
-        head += chunk
-        if len(head) > limit:
+        head.append(chunk)
+        size += len(chunk)
+        if size > limit:
             return head, False
     return head, True
+
+
+async def _hand_over(head: list[bytes], writer: ObjectWriter) -> None:
+    """Write the head's chunks, letting go of each: the writer's part is then the only
+    reference to those bytes (a second one would hold a whole part more)."""
+    head.reverse()
+    while head:
+        await writer.write(head.pop())
 
 
 @dataclass(frozen=True)
@@ -65,11 +74,21 @@ async def _idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIt
         yield chunk
 
 
-def _check_type(upload: Upload, head: bytes | bytearray) -> None:
+def _sniffed(head: list[bytes]) -> bytes:
+    first, size = [], 0
+    for chunk in head:
+        first.append(chunk)
+        size += len(chunk)
+        if size >= SNIFF_BYTES:
+            break
+    return b"".join(first)[:SNIFF_BYTES]
+
+
+def _check_type(upload: Upload, head: list[bytes]) -> None:
     if upload.rules.content_types is None:
         return
     detected = refine_type(
-        detect_type(bytes(head[:SNIFF_BYTES])),
+        detect_type(_sniffed(head)),
         upload.incoming.content_type,
         upload.incoming.filename,
     )
@@ -144,7 +163,7 @@ class StreamedUploads:
         )
         if whole:
             # Only buffered so far (one part at most): rejections cost no AWS request.
-            await writer.write(head)
+            await _hand_over(head, writer)
             writer.require_content()
             writer.verify()
             obj.size = writer.size
@@ -163,8 +182,7 @@ class StreamedUploads:
         await self.jobs.create(job)
         try:
             if not whole:
-                await writer.write(head)
-                del head
+                await _hand_over(head, writer)
                 async for chunk in chunks:
                     await writer.write(chunk)
             stored = await writer.finish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from chute_api.deps import AwsHealthDep
+from chute_api.deps import AwsHealthDep, UploadBudgetDep
 from chute_core.metrics import exposition
 
 __all__ = ["router"]
@@ -26,7 +26,13 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="The process serves requests (AWS reachability is reported, never required)",
+    summary="The process takes requests: not while its upload memory budget has been "
+    "full for CHUTE_API_BUSY_UNREADY_SECONDS (AWS reachability is reported, never required)",
 )
-async def readyz(aws_health: AwsHealthDep) -> JSONResponse:
-    return JSONResponse({"ready": True, "checks": aws_health.last})
+async def readyz(aws_health: AwsHealthDep, budget: UploadBudgetDep) -> JSONResponse:
+    checks = dict(aws_health.last)
+    full_for = budget.exhausted_for()
+    checks["upload_budget"] = f"full for {full_for:.1f} s" if full_for else "ok"
+    return JSONResponse(
+        {"ready": budget.ready, "checks": checks}, status_code=200 if budget.ready else 503
+    )

@@ -11,7 +11,9 @@ from chute_api.body import IncomingFile, form_file, raw_file
 from chute_api.deps import (
     IdempotencyDep,
     RulesDep,
+    SettingsDep,
     StreamedUploadsDep,
+    UploadBudgetDep,
     UploadTenantDep,
     aws_available,
 )
@@ -21,6 +23,7 @@ from chute_api.flows.streamed import Upload
 from chute_api.idempotency import Answer, IdempotencyKey, fingerprint
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_api.routes.jobs import status_url
+from chute_api.upload_budget import upload_reservation
 from chute_api.upload_rules import parse_processor_list
 from chute_core.jobs import JobState
 
@@ -80,6 +83,8 @@ async def create_upload(
     response: Response,
     uploads: StreamedUploadsDep,
     rules: RulesDep,
+    budget: UploadBudgetDep,
+    settings: SettingsDep,
     idempotency: IdempotencyDep,
     tenant: UploadTenantDep,
     idempotency_key: IdempotencyKey = None,
@@ -106,20 +111,25 @@ async def create_upload(
     digest = expected_sha256(request.headers)
     length = _declared_length(request)
     limits.check_size(length, what="declared length")
-    incoming = await _incoming(request, length, filename)
+    # Room for the body's buffers first: no byte read and no AWS request without it.
+    async with budget.reserve(upload_reservation(settings.upload_part_bytes, length)):
+        incoming = await _incoming(request, length, filename)
 
-    async def accept() -> Answer:
-        job = await uploads.accept(
-            Upload(tenant=tenant, incoming=incoming, rules=limits, expected_sha256=digest)
+        async def accept() -> Answer:
+            job = await uploads.accept(
+                Upload(tenant=tenant, incoming=incoming, rules=limits, expected_sha256=digest)
+            )
+            location = status_url(request, job.job_id)
+            accepted = UploadAccepted(job_id=job.job_id, state=job.state, status_url=location)
+            document = accepted.model_dump(mode="json")
+            return Answer(202, document, {"Location": location}, job.sha256)
+
+        identity = fingerprint(
+            request, content_type=incoming.content_type, filename=incoming.filename
         )
-        location = status_url(request, job.job_id)
-        accepted = UploadAccepted(job_id=job.job_id, state=job.state, status_url=location)
-        return Answer(202, accepted.model_dump(mode="json"), {"Location": location}, job.sha256)
-
-    identity = fingerprint(request, content_type=incoming.content_type, filename=incoming.filename)
-    return await idempotency.answer(
-        response, tenant, idempotency_key, identity, accept, incoming.chunks
-    )
+        return await idempotency.answer(
+            response, tenant, idempotency_key, identity, accept, incoming.chunks
+        )
 
 
 async def _incoming(request: Request, length: int | None, filename: str | None) -> IncomingFile:
