@@ -5,16 +5,19 @@ while the budget stays full and returns when room does."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ServerFactory
 from tests.support.polling import wait_until
-from tests.support.processes import Server
+from tests.support.processes import Server, run_chute
 from tests.support.stack import Stack
 
 MiB = 1024 * 1024
@@ -124,3 +127,33 @@ def test_readiness_fails_while_the_budget_stays_full_and_returns_with_room(
         timeout=10,
         what="readiness to return",
     )
+
+
+def _refused(api: Server) -> float:
+    for line in httpx.get(f"{api.url}/metrics").text.splitlines():
+        if line.startswith('chute_uploads_rejected_total{reason="server-busy"}'):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_chute_upload_waits_out_server_busy_and_the_upload_lands(
+    busy_api: tuple[Server, SlowUpload], tmp_path: Path
+) -> None:
+    api, holder = busy_api
+    path = tmp_path / "patient.txt"
+    path.write_bytes(b"retried until there is room\n")
+    refused_before = _refused(api)
+    done: list[subprocess.CompletedProcess[str]] = []
+    cli = threading.Thread(
+        target=lambda: done.append(
+            run_chute("upload", str(path), env={"CHUTE_API_URL": api.url}, timeout=60)
+        )
+    )
+    cli.start()
+    wait_until(lambda: _refused(api) > refused_before, timeout=20, what="a server-busy refusal")
+    assert holder.finish().status_code == 202
+    cli.join(60)
+    (result,) = done
+    assert result.returncode == 0, result.stderr
+    job = httpx.get(json.loads(result.stdout)["status_url"]).json()
+    assert job["object"]["size"] == path.stat().st_size

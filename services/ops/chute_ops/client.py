@@ -13,6 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from chute_core.errors import ChuteError
 from chute_core.jobs import TERMINAL, JobState
+from chute_ops.retry_after import send
 
 __all__ = ["get_job", "upload_file", "wait_for_job"]
 
@@ -46,16 +47,19 @@ def upload_file(client: httpx.Client, path: Path, *, show_progress: bool) -> dic
         task = progress.add_task(f"uploading {path.name}", total=size)
 
         def body() -> Iterator[bytes]:
+            progress.reset(task)  # a retried upload sends the file again
             with path.open("rb") as f:
                 while chunk := f.read(CHUNK):
                     progress.advance(task, len(chunk))
                     yield chunk
 
-        response = client.post(
-            "/v1/uploads",
-            params={"filename": path.name},
-            headers={"Content-Type": content_type, "Content-Length": str(size)},
-            content=body(),
+        response = send(
+            lambda: client.post(
+                "/v1/uploads",
+                params={"filename": path.name},
+                headers={"Content-Type": content_type, "Content-Length": str(size)},
+                content=body(),
+            )
         )
     return _check(response)
 

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from chute_core.errors import ChuteError
 from chute_core.jobs import TERMINAL, JobState, parse_iso
+from chute_ops.retry_after import send_async
 
 __all__ = ["LoadTest", "Sample"]
 
@@ -53,16 +54,25 @@ class LoadTest:
     timeout: float = 600.0
     job_ids: list[str] = field(default_factory=list)
     failed_uploads: int = 0
+    retried_uploads: int = 0  # tries again after a 429 or 503 (Retry-After honoured)
     samples: list[Sample] = field(default_factory=list)
 
     async def _upload(self, client: httpx.AsyncClient, i: int) -> None:
         size = self.sizes[i % len(self.sizes)]
+        body = os.urandom(size)
+
+        def count_retry() -> None:
+            self.retried_uploads += 1
+
         try:
-            r = await client.post(
-                "/v1/uploads",
-                params={"filename": f"loadtest-{i}.bin"},
-                content=os.urandom(size),
-                headers={"Content-Type": "application/octet-stream"},
+            r = await send_async(
+                lambda: client.post(
+                    "/v1/uploads",
+                    params={"filename": f"loadtest-{i}.bin"},
+                    content=body,
+                    headers={"Content-Type": "application/octet-stream"},
+                ),
+                on_retry=count_retry,
             )
         except httpx.TransportError:
             self.failed_uploads += 1
@@ -173,6 +183,7 @@ class LoadTest:
             "failed": states.get("FAILED", 0) + states.get("CANCELLED", 0),
             "lost": len(pending),
             "upload_errors": self.failed_uploads,
+            "upload_retries": self.retried_uploads,
             "latency": _percentiles(latencies),
         }
 
