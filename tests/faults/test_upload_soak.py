@@ -1,0 +1,176 @@
+"""Soak: 200 concurrent slow streaming uploads of 16-32 MiB into one API process whose
+upload budget is what the chart gives a 512 MiB pod. Clients retry a refusal after its
+Retry-After. The API's RSS (sampled every 50 ms) stays under the pod's limit, the API
+never dies, every upload ends 202 and its job SUCCEEDED; the refusals left no job, no
+object and no multipart upload behind; the API's event loop answers within 200 ms at p99.
+
+The status request's own p99 (GET /v1/jobs) is printed, not asserted: here it measures
+moto, whose DynamoDB answers a query in about 0.4 s (median) while it ingests the soak's
+S3 parts on the same two cores; the API's share is the /healthz latency.
+
+About two minutes of both cores: `make soak` runs it; `make test` does not (marker
+`soak`), to keep the suite inside its 15 minutes."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chute_ops.retry_after import retry_after_seconds
+from tests.conftest import ServerFactory
+from tests.support.polling import wait_until
+from tests.support.processes import Server
+from tests.support.stack import Stack
+
+MiB = 1024 * 1024
+POD_LIMIT = 512 * MiB
+BUDGET = 192 * MiB  # the chart's derivation for a 512 MiB limit: (limit - 192 MiB) x 0.6
+CLIENTS = 200
+CHUNK = 256 * 1024
+DEADLINE_SECONDS = 600
+
+
+@dataclass
+class Tally:
+    accepted: list[str] = field(default_factory=list)
+    busy: int = 0  # 503 server-busy answers, each with Retry-After
+    without_retry_after: int = 0
+    cut_off: int = 0  # transport errors (the server closed while we were sending)
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, server: Server) -> None:
+        super().__init__(daemon=True)
+        self.server, self.peak, self.died = server, 0, False
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        status = Path(f"/proc/{self.server.proc.pid}/status")
+        while not self.stop.wait(0.05):
+            if self.server.proc.poll() is not None:
+                self.died = True
+                return
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    self.peak = max(self.peak, int(line.split()[1]) * 1024)
+
+
+async def _body(size: int, rng: random.Random) -> AsyncIterator[bytes]:
+    block = rng.randbytes(CHUNK)
+    for _ in range(size // CHUNK):
+        yield block
+        await asyncio.sleep(0.002)  # a slow client: the server waits on it between chunks
+
+
+async def _client(http: httpx.AsyncClient, i: int, tally: Tally) -> None:
+    rng = random.Random(i)
+    size = rng.randrange(16, 33) * MiB
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            r = await http.post(
+                "/v1/uploads",
+                params={"filename": f"soak-{i}.bin"},
+                content=_body(size, rng),
+                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+            )
+        except httpx.TransportError:
+            tally.cut_off += 1
+            await asyncio.sleep(1)
+            continue
+        if r.status_code == 202:
+            tally.accepted.append(r.json()["job_id"])
+            return
+        assert r.status_code == 503, r.text
+        assert r.json()["type"] == "urn:chute:problem:server-busy"
+        tally.busy += 1
+        if "retry-after" not in r.headers:
+            tally.without_retry_after += 1
+        await asyncio.sleep(retry_after_seconds(r, default=1.0))
+    raise AssertionError(f"upload {i} not accepted within {DEADLINE_SECONDS} s")
+
+
+class StatusProbe(threading.Thread):
+    """A status request and a liveness request every 100 ms from their own thread and
+    connection, so their latency is the server's, not the load generator's loop."""
+
+    def __init__(self, api_url: str) -> None:
+        super().__init__(daemon=True)
+        self.api_url, self.status, self.loop = api_url, list[float](), list[float]()
+        self.stop = threading.Event()
+
+    def _timed(self, http: httpx.Client, path: str, into: list[float]) -> None:
+        started = time.perf_counter()
+        assert http.get(path).status_code == 200
+        into.append(time.perf_counter() - started)
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.api_url, timeout=30) as http:
+            while not self.stop.wait(0.1):
+                self._timed(http, "/v1/jobs?limit=1", self.status)
+                self._timed(http, "/healthz", self.loop)
+
+
+async def _soak(api_url: str) -> Tally:
+    tally = Tally()
+    limits = httpx.Limits(max_connections=CLIENTS + 8, max_keepalive_connections=CLIENTS + 8)
+    async with httpx.AsyncClient(base_url=api_url, timeout=300, limits=limits) as http:
+        await asyncio.gather(*(_client(http, i, tally) for i in range(CLIENTS)))
+    return tally
+
+
+@pytest.mark.slow
+@pytest.mark.soak
+def test_200_concurrent_large_uploads_stay_inside_a_512_mib_pod_and_none_is_lost(
+    stack: Stack, servers: ServerFactory
+) -> None:
+    api = servers(
+        "api",
+        stack,
+        CHUTE_LOG_LEVEL="WARNING",
+        CHUTE_API_UPLOAD_MEMORY_BYTES=str(BUDGET),
+    )
+    servers("worker", stack, CHUTE_LOG_LEVEL="WARNING")
+    sampler, probe = RssSampler(api), StatusProbe(api.url)
+    sampler.start()
+    probe.start()
+    started = time.monotonic()
+    try:
+        tally = asyncio.run(_soak(api.url))
+    finally:
+        for watcher in (sampler, probe):
+            watcher.stop.set()
+            watcher.join()
+    elapsed = time.monotonic() - started
+    status_p99 = statistics.quantiles(probe.status, n=100)[98]
+    loop_p99 = statistics.quantiles(probe.loop, n=100)[98]
+    print(
+        f"soak: {CLIENTS} uploads in {elapsed:.0f} s, API peak RSS {sampler.peak / MiB:.0f} MiB, "
+        f"{tally.busy} server-busy answers, {tally.cut_off} cut off, status p99 "
+        f"{status_p99 * 1000:.0f} ms, /healthz p99 {loop_p99 * 1000:.0f} ms"
+    )
+    assert not sampler.died
+    assert sampler.peak < POD_LIMIT
+    assert len(tally.accepted) == CLIENTS
+    assert tally.busy > 0  # the budget was spent, and said so
+    assert tally.without_retry_after == 0
+    assert loop_p99 < 0.2
+    # Nothing of the refused attempts is left: exactly one job, one object per upload.
+    assert len(stack.keys(stack.pipeline.incoming_prefix)) == CLIENTS
+    assert stack.multipart_uploads() == []
+
+    def all_succeeded() -> bool:
+        states = [(stack.job(j) or {}).get("state") for j in tally.accepted]
+        assert "FAILED" not in states
+        return all(s == "SUCCEEDED" for s in states)
+
+    wait_until(all_succeeded, timeout=300, interval=1, what="every job SUCCEEDED")
