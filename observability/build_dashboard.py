@@ -363,6 +363,48 @@ ROWS: list[tuple[str, list[P]]] = [
             ),
         ],
     ),
+    (
+        "API upload memory",
+        [
+            P(
+                "Upload memory budget and RSS",
+                "Per API pod: upload buffer bytes reserved against the budget "
+                "(CHUTE_API_UPLOAD_MEMORY_BYTES), beside the process's resident memory. "
+                "A full budget refuses new uploads with 503 server-busy instead of an OOM kill.",
+                "bytes",
+                [
+                    (
+                        f"max by (pod) (chute_api_upload_memory_in_use_bytes{{{NS}}})",
+                        "in use {{pod}}",
+                    ),
+                    (
+                        f"max by (pod) (chute_api_upload_memory_budget_bytes{{{NS}}})",
+                        "budget {{pod}}",
+                    ),
+                    (
+                        f"max by (pod) (process_resident_memory_bytes{{{NS}}} * on (namespace, pod) "
+                        f'group_left chute_build_info{{{NS}, service="api"}})',
+                        "RSS {{pod}}",
+                    ),
+                ],
+            ),
+            P(
+                "Uploads waiting and refused for room",
+                "Uploads waiting for room in the budget now, and refusals (503 server-busy, "
+                "with Retry-After) per second: sustained refusals raise "
+                "ChuteApiUploadsRefusedBusy.",
+                "short",
+                [
+                    (f"sum(chute_api_uploads_waiting{{{NS}}})", "waiting"),
+                    (
+                        rate_sum("chute_uploads_rejected_total", match=', reason="server-busy"')
+                        + " or vector(0)",
+                        "refused",
+                    ),
+                ],
+            ),
+        ],
+    ),
 ]
 
 

@@ -590,3 +590,25 @@ def test_a_cors_origin_with_a_path_is_refused_by_the_schema() -> None:
     refused = run_helm("template", "rel", str(CHART), "--set", "pipeline.corsOrigins={https://a/b}")
     assert refused.returncode != 0
     assert "corsOrigins" in refused.stderr
+
+
+def test_the_upload_memory_budget_is_derived_from_the_api_memory_limit() -> None:
+    assert config("defaults")["CHUTE_API_UPLOAD_MEMORY_BYTES"] == str(192 * 1024 * 1024)
+    bigger = load_all(template_text("--set", "api.resources.limits.memory=1Gi"))
+    (cm,) = [
+        o for o in bigger if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")
+    ]
+    assert cm["data"]["CHUTE_API_UPLOAD_MEMORY_BYTES"] == str(int((1024 - 192) * 1024 * 1024 * 0.6))
+    explicit = load_all(template_text("--set", "api.uploadMemoryBytes=67108864"))
+    (cm,) = [
+        o
+        for o in explicit
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")
+    ]
+    assert cm["data"]["CHUTE_API_UPLOAD_MEMORY_BYTES"] == "67108864"
+
+
+def test_a_memory_limit_with_no_room_for_one_upload_is_refused() -> None:
+    refused = run_helm("template", "rel", str(CHART), "--set", "api.resources.limits.memory=200Mi")
+    assert refused.returncode != 0
+    assert "less than one upload's 1.5 parts" in refused.stderr

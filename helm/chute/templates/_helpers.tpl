@@ -160,3 +160,38 @@ imagePullSecrets:
 priorityClassName: {{ . }}
 {{- end }}
 {{- end }}
+
+{{/* A Kubernetes memory quantity ("512Mi", "1G", "536870912") in bytes. */}}
+{{- define "chute.bytes" -}}
+{{- $q := toString . -}}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $q -}}
+{{- $unit := trimPrefix $number $q -}}
+{{- if not $number -}}
+{{- fail (printf "%q is not a memory quantity" $q) -}}
+{{- else if eq $unit "" -}}
+{{- $number | float64 | int64 -}}
+{{- else if hasKey $units $unit -}}
+{{- mulf ($number | float64) (get $units $unit) | int64 -}}
+{{- else -}}
+{{- fail (printf "%q is not a memory quantity (units: Ki Mi Gi Ti k M G T)" $q) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* CHUTE_API_UPLOAD_MEMORY_BYTES: api.uploadMemoryBytes, or derived from the API's
+     memory limit; empty when neither is set (the API's own default then). */}}
+{{- define "chute.apiUploadMemory" -}}
+{{- $api := .Values.api -}}
+{{- $budget := 0 -}}
+{{- if $api.uploadMemoryBytes -}}
+{{- $budget = int64 $api.uploadMemoryBytes -}}
+{{- else if and $api.resources $api.resources.limits $api.resources.limits.memory -}}
+{{- $limit := include "chute.bytes" $api.resources.limits.memory | int64 -}}
+{{- $budget = mulf (sub $limit 201326592) 0.6 | int64 -}}
+{{- end -}}
+{{- $oneUpload := add (int64 $api.uploadPartBytes) (div (int64 $api.uploadPartBytes) 2) 262144 -}}
+{{- if and $budget (lt $budget $oneUpload) -}}
+{{- fail (printf "the API's upload memory budget (%d bytes, from api.uploadMemoryBytes or api.resources.limits.memory) is less than one upload's 1.5 parts (%d bytes): raise the memory limit or lower api.uploadPartBytes" $budget $oneUpload) -}}
+{{- end -}}
+{{- if $budget }}{{ $budget }}{{ end -}}
+{{- end -}}
