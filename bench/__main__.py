@@ -15,6 +15,7 @@ BENCHMARKS = [
     "moto_capacity",
     "api_upload",
     "api_memory",
+    "upload_memory",
     "worker_jobs",
     "io_concurrency",
     "e2e_latency",

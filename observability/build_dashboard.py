@@ -382,7 +382,8 @@ ROWS: list[tuple[str, list[P]]] = [
                         "budget {{pod}}",
                     ),
                     (
-                        f"max by (pod) (process_resident_memory_bytes{{{NS}}} * on (namespace, pod) "
+                        f"max by (pod) (process_resident_memory_bytes{{{NS}}} "
+                        f"* on (namespace, pod) "
                         f'group_left chute_build_info{{{NS}, service="api"}})',
                         "RSS {{pod}}",
                     ),
