@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import ServerFactory
 from tests.support.polling import wait_until
 from tests.support.processes import Server, run_chute
+from tests.support.scrape import metric_sum
 from tests.support.stack import Stack
 
 MiB = 1024 * 1024
@@ -55,7 +56,7 @@ def small_budget_api(module_stack: Stack, module_servers: ServerFactory) -> Serv
         "api",
         module_stack,
         CHUTE_UPLOAD_PART_BYTES=str(5 * MiB),
-        CHUTE_API_UPLOAD_MEMORY_BYTES=str(8 * MiB),  # one large upload's 7.75 MiB
+        CHUTE_API_UPLOAD_MEMORY_BYTES=str(7 * MiB),  # one large upload's 6.5 MiB
         CHUTE_API_UPLOAD_WAIT_SECONDS="0.2",
         CHUTE_API_BUSY_UNREADY_SECONDS="0.5",
     )
@@ -75,10 +76,7 @@ def busy_api(small_budget_api: Server) -> Iterator[tuple[Server, SlowUpload]]:
 
 
 def _in_use(api: Server) -> float:
-    for line in httpx.get(f"{api.url}/metrics").text.splitlines():
-        if line.startswith("chute_api_upload_memory_in_use_bytes "):
-            return float(line.split()[1])
-    return 0.0
+    return metric_sum(api.url, "chute_api_upload_memory_in_use_bytes")
 
 
 def test_a_new_upload_is_503_server_busy_with_retry_after_and_leaves_nothing(
@@ -130,10 +128,7 @@ def test_readiness_fails_while_the_budget_stays_full_and_returns_with_room(
 
 
 def _refused(api: Server) -> float:
-    for line in httpx.get(f"{api.url}/metrics").text.splitlines():
-        if line.startswith('chute_uploads_rejected_total{reason="server-busy"}'):
-            return float(line.split()[1])
-    return 0.0
+    return metric_sum(api.url, "chute_uploads_rejected_total", reason="server-busy")
 
 
 def test_chute_upload_waits_out_server_busy_and_the_upload_lands(
@@ -141,7 +136,7 @@ def test_chute_upload_waits_out_server_busy_and_the_upload_lands(
 ) -> None:
     api, holder = busy_api
     path = tmp_path / "patient.txt"
-    path.write_bytes(b"retried until there is room\n")
+    path.write_bytes(b"retried until there is room\n" * 80_000)  # 2.2 MiB: no room for it
     refused_before = _refused(api)
     done: list[subprocess.CompletedProcess[str]] = []
     cli = threading.Thread(

@@ -25,8 +25,8 @@ def _budget(total: int, *, wait: float = 0.05, unready_after: float = 60) -> Upl
     )
 
 
-def test_a_large_upload_reserves_one_and_a_half_parts() -> None:
-    assert FULL == PART + PART // 2 + CHUNK_SLACK
+def test_a_large_upload_reserves_one_and_a_quarter_parts() -> None:
+    assert FULL == PART + PART // 4 + CHUNK_SLACK
 
 
 def test_a_small_declared_body_reserves_only_its_size() -> None:

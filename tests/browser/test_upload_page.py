@@ -10,14 +10,13 @@ import random
 import re
 from pathlib import Path
 
-import httpx
 from PIL import Image
 from playwright.sync_api import Page, Request, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.browser.conftest import Site, Tab, write_file
 from tests.support.polling import wait_until
+from tests.support.scrape import metric_sum
 
 MiB = 1024 * 1024
 SCREENSHOT_DIR = os.environ.get("SCREENSHOT_DIR")  # set to docs/images to refresh the docs
@@ -97,14 +96,7 @@ class Traffic:
 
 def _api_body_bytes(site: Site) -> float:
     """What the API process received as request bodies, by its own counter."""
-    text = httpx.get(f"{site.api.url}/metrics").text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "chute_http_request_body_bytes"
-        for sample in family.samples
-        if sample.name.endswith("_total")
-    )
+    return metric_sum(site.api.url, "chute_http_request_body_bytes_total")
 
 
 def _part_number(request: Request) -> list[int]:

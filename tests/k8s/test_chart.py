@@ -593,12 +593,12 @@ def test_a_cors_origin_with_a_path_is_refused_by_the_schema() -> None:
 
 
 def test_the_upload_memory_budget_is_derived_from_the_api_memory_limit() -> None:
-    assert config("defaults")["CHUTE_API_UPLOAD_MEMORY_BYTES"] == str(192 * 1024 * 1024)
+    assert config("defaults")["CHUTE_API_UPLOAD_MEMORY_BYTES"] == str(160 * 1024 * 1024)
     bigger = load_all(template_text("--set", "api.resources.limits.memory=1Gi"))
     (cm,) = [
         o for o in bigger if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")
     ]
-    assert cm["data"]["CHUTE_API_UPLOAD_MEMORY_BYTES"] == str(int((1024 - 192) * 1024 * 1024 * 0.6))
+    assert cm["data"]["CHUTE_API_UPLOAD_MEMORY_BYTES"] == str((1024 - 192) * 1024 * 1024 // 2)
     explicit = load_all(template_text("--set", "api.uploadMemoryBytes=67108864"))
     (cm,) = [
         o
@@ -611,4 +611,4 @@ def test_the_upload_memory_budget_is_derived_from_the_api_memory_limit() -> None
 def test_a_memory_limit_with_no_room_for_one_upload_is_refused() -> None:
     refused = run_helm("template", "rel", str(CHART), "--set", "api.resources.limits.memory=200Mi")
     assert refused.returncode != 0
-    assert "less than one upload's 1.5 parts" in refused.stderr
+    assert "less than one upload's 1.25 parts" in refused.stderr

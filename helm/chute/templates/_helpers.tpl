@@ -187,11 +187,11 @@ priorityClassName: {{ . }}
 {{- $budget = int64 $api.uploadMemoryBytes -}}
 {{- else if and $api.resources $api.resources.limits $api.resources.limits.memory -}}
 {{- $limit := include "chute.bytes" $api.resources.limits.memory | int64 -}}
-{{- $budget = mulf (sub $limit 201326592) 0.6 | int64 -}}
+{{- $budget = mulf (sub $limit 201326592) 0.5 | int64 -}}
 {{- end -}}
-{{- $oneUpload := add (int64 $api.uploadPartBytes) (div (int64 $api.uploadPartBytes) 2) 262144 -}}
+{{- $oneUpload := add (int64 $api.uploadPartBytes) (div (int64 $api.uploadPartBytes) 4) 262144 -}}
 {{- if and $budget (lt $budget $oneUpload) -}}
-{{- fail (printf "the API's upload memory budget (%d bytes, from api.uploadMemoryBytes or api.resources.limits.memory) is less than one upload's 1.5 parts (%d bytes): raise the memory limit or lower api.uploadPartBytes" $budget $oneUpload) -}}
+{{- fail (printf "the API's upload memory budget (%d bytes, from api.uploadMemoryBytes or api.resources.limits.memory) is less than one upload's 1.25 parts (%d bytes): raise the memory limit or lower api.uploadPartBytes" $budget $oneUpload) -}}
 {{- end -}}
 {{- if $budget }}{{ $budget }}{{ end -}}
 {{- end -}}

@@ -1,9 +1,10 @@
 """Stream bytes into one S3 object with bounded memory.
 
 A body that fits in one part becomes a single PutObject (no multipart round trips);
-a larger one becomes a multipart upload. Memory stays within one and a half parts
+a larger one becomes a multipart upload. Memory stays within one and a quarter parts
 whatever the object's size (what upload_budget.py reserves): one part in flight to S3
-while at most half of the next is read, then reading waits for the part to land.
+while at most a quarter of the next is read, then reading waits for the part to land
+(measured: the same throughput as pausing at half a part, against moto).
 
 Chunks are kept as they arrive and joined once into the part's `bytes`: aiohttp slices
 the body to its Content-Length, which copies a bytearray (a whole part more for every
@@ -97,8 +98,8 @@ class ObjectWriter:
             # The whole buffer is the part (at least part_size, which is all S3 asks of
             # every part but the last).
             await self._send_part(self._take())
-        elif self._in_flight is not None and self._buffered >= self._part_size // 2:
-            await self._settle()  # half a part read while one is in flight: wait for it
+        elif self._in_flight is not None and self._buffered >= self._part_size // 4:
+            await self._settle()  # a quarter part read while one is in flight: wait for it
 
     def _take(self) -> bytes:
         part = b"".join(self._chunks)

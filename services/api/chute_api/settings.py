@@ -47,9 +47,9 @@ class ApiSettings(BaseSettings):
     presign_part_bytes: Annotated[int, Field(ge=5 * MiB, le=5 * 1024 * MiB)] = 16 * MiB
     upload_idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
     # The replica's memory for upload buffers (upload_budget.py): each streamed upload
-    # reserves 1.5 parts (less for a small declared body) before its body is read. When
+    # reserves 1.25 parts (less for a small declared body) before its body is read. When
     # none is free within CHUTE_API_UPLOAD_WAIT_SECONDS: 503 server-busy, Retry-After.
-    api_upload_memory_bytes: Annotated[int, Field(ge=MiB)] = 192 * MiB
+    api_upload_memory_bytes: Annotated[int, Field(ge=MiB)] = 160 * MiB
     api_upload_wait_seconds: Annotated[float, Field(ge=0, le=60)] = 2.0
     api_busy_retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = 2
     # Readiness fails while the budget has had no room for one large upload this long.

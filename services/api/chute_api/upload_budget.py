@@ -1,8 +1,8 @@
 """The replica's memory budget for upload buffers (CHUTE_API_UPLOAD_MEMORY_BYTES).
 
 Every streamed upload reserves what its buffers can hold before the API reads its body
-or calls AWS: one and a half parts (one part in flight to S3, half a part being read;
-`s3_writer.py` keeps to it), or less for a body declared smaller than a part. When the
+or calls AWS: one and a quarter parts (one part in flight to S3, a quarter of the next
+being read; `s3_writer.py` keeps to it), or less for a body declared smaller than a part. When the
 budget is spent, a new upload waits a short bounded time for room, then is refused with
 503 `server-busy` and Retry-After: the pod says "not now" instead of growing past its
 memory limit and being OOM-killed with every upload in flight. Reads never reserve.
@@ -27,8 +27,8 @@ CHUNK_SLACK = 256 * 1024  # a request chunk read past the buffer's mark, and the
 
 
 def upload_reservation(part_bytes: int, declared_length: int | None) -> int:
-    """Bytes one upload's buffers may hold: 1.5 parts, or a small body's own size."""
-    full = part_bytes + part_bytes // 2 + CHUNK_SLACK
+    """Bytes one upload's buffers may hold: 1.25 parts, or a small body's own size."""
+    full = part_bytes + part_bytes // 4 + CHUNK_SLACK
     if declared_length is not None and declared_length <= part_bytes:
         return min(full, declared_length + CHUNK_SLACK)
     return full
