@@ -160,7 +160,10 @@ def test_invalid_query_parameter_is_400_problem(api: Server) -> None:
 def test_health_and_readiness_answer(api: Server) -> None:
     assert httpx.get(f"{api.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{api.url}/readyz").json()
-    assert ready == {"ready": True, "checks": {"s3": "ok", "dynamodb": "ok"}}
+    assert ready == {
+        "ready": True,
+        "checks": {"s3": "ok", "dynamodb": "ok", "upload_budget": "ok"},
+    }
 
 
 def aws_requests(api: Server) -> Counter[str]:

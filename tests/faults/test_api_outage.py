@@ -24,6 +24,7 @@ def _checks(api: Server) -> dict[str, str]:
     answer = httpx.get(f"{api.url}/readyz", timeout=5)
     assert answer.status_code == 200, "readiness flipped"
     checks: dict[str, str] = answer.json()["checks"]
+    checks.pop("upload_budget")  # reported beside AWS; these tests are about AWS
     return checks
 
 

@@ -64,16 +64,16 @@ class LoadTest:
         def count_retry() -> None:
             self.retried_uploads += 1
 
-        try:
-            r = await send_async(
-                lambda: client.post(
-                    "/v1/uploads",
-                    params={"filename": f"loadtest-{i}.bin"},
-                    content=body,
-                    headers={"Content-Type": "application/octet-stream"},
-                ),
-                on_retry=count_retry,
+        async def request() -> httpx.Response:
+            return await client.post(
+                "/v1/uploads",
+                params={"filename": f"loadtest-{i}.bin"},
+                content=body,
+                headers={"Content-Type": "application/octet-stream"},
             )
+
+        try:
+            r = await send_async(request, on_retry=count_retry)
         except httpx.TransportError:
             self.failed_uploads += 1
             return

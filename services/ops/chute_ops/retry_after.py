@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_result, stop_after_attempt
@@ -58,10 +59,11 @@ def send(request: Callable[[], httpx.Response], attempts: int = ATTEMPTS) -> htt
 
 
 async def send_async(
-    request: Callable[[], Awaitable[httpx.Response]],
+    request: Callable[[], Coroutine[Any, Any, httpx.Response]],
     attempts: int = ATTEMPTS,
     on_retry: Callable[[], None] | None = None,
 ) -> httpx.Response:
+    """The same for an `async def` request function (tenacity awaits only those)."""
     retrying = AsyncRetrying(
         retry=retry_if_result(_busy),
         wait=_wait,
