@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chute_api.deps import (
     DirectUploadsDep,
@@ -27,8 +26,19 @@ from chute_api.deps import (
 from chute_api.errors import MalformedRequest
 from chute_api.flows.direct import MAX_PARTS, Plan
 from chute_api.problems import PROBLEM_RESPONSES
+from chute_api.routes.companion_shapes import (
+    CompleteMultipart,
+    CreateMultipart,
+    MultipartAborted,
+    MultipartCompleted,
+    MultipartCreated,
+    SignedBatch,
+    SignedPart,
+    StoredPart,
+    UploadParameters,
+)
 from chute_api.upload_rules import UploadRules, parse_processor_list
-from chute_core.jobs import Job, JobState
+from chute_core.jobs import Job
 
 __all__ = ["router"]
 
@@ -48,69 +58,6 @@ _CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
 UploadId = Annotated[str, Path(min_length=1, max_length=512)]
 Key = Annotated[str, Query(min_length=1, max_length=255)]
 PartNumber = Annotated[int, Path(ge=1, le=MAX_PARTS)]
-
-
-class UploadParameters(BaseModel):
-    method: Literal["POST"]
-    url: str
-    fields: dict[str, str]
-    expires: int = Field(description="Seconds the form stays valid")
-    headers: dict[str, str] = Field(default_factory=dict)
-    job_id: str
-
-
-class CreateMultipart(BaseModel):
-    filename: str = Field(min_length=1, max_length=255)
-    type: str = Field(default="", max_length=255)
-    metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
-
-
-class MultipartCreated(BaseModel):
-    model_config = ConfigDict(serialize_by_alias=True)
-
-    key: str
-    upload_id: str = Field(serialization_alias="uploadId")
-    job_id: str
-
-
-class StoredPart(BaseModel):
-    PartNumber: int
-    Size: int
-    ETag: str
-
-
-class SignedPart(BaseModel):
-    url: str
-    expires: int
-    job_id: str
-
-
-class SignedBatch(BaseModel):
-    model_config = ConfigDict(serialize_by_alias=True)
-
-    presigned_urls: dict[str, str] = Field(serialization_alias="presignedUrls")
-    job_id: str
-
-
-class CompletedPart(BaseModel):
-    PartNumber: int = Field(ge=1, le=MAX_PARTS)
-    ETag: str = Field(min_length=1, max_length=200)
-
-
-class CompleteMultipart(BaseModel):
-    parts: list[CompletedPart] = Field(min_length=1, max_length=MAX_PARTS)
-
-
-class MultipartCompleted(BaseModel):
-    location: str
-    key: str
-    job_id: str
-    state: JobState
-
-
-class MultipartAborted(BaseModel):
-    job_id: str
-    state: JobState
 
 
 def _text(metadata: Mapping[str, Any], name: str) -> str | None:
