@@ -21,25 +21,27 @@ from chute_api.deps import ApiState
 from chute_api.flows.direct import DirectUploads
 from chute_api.flows.jobs import JobQueries
 from chute_api.flows.streamed import StreamedUploads
+from chute_api.flows.tus import TusUploads
 from chute_api.idempotency import IdempotencyStore
 from chute_api.metrics import HttpMetricsMiddleware
 from chute_api.problems import install_problem_handlers
 from chute_api.rate_limit import RateLimiter
 from chute_api.request_id import RequestIdMiddleware
-from chute_api.routes import companion, direct_uploads, health, jobs, upload_page, uploads
+from chute_api.routes import companion, direct_uploads, health, jobs, tus, upload_page, uploads
 from chute_api.s3_writer import send_bodies_uncopied
 from chute_api.settings import ApiSettings
 from chute_api.tenants import TenantBook
 from chute_api.trace_context import TraceContextMiddleware
+from chute_api.tus_protocol import TusProtocol
 from chute_api.upload_budget import UploadBudget, upload_reservation
 from chute_api.upload_rules import TenantRules
 from chute_core import __version__
 from chute_core.aws import QueueUrls, open_clients
-from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
 from chute_core.queue_gauges import QueueMonitor
+from chute_core.resumable_jobs import ResumableJobs
 from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 
 __all__ = ["create_app"]
@@ -95,7 +97,7 @@ def create_app(
             send_bodies_uncopied(clients.s3)
             http = await stack.enter_async_context(httpx.AsyncClient())
             keys = ObjectKeys.from_settings(pipeline)
-            jobs = JobStore(clients.dynamodb, pipeline.table)
+            jobs = ResumableJobs(clients.dynamodb, pipeline.table)
             queues = QueueUrls(clients.sqs)
             aws_health = AwsHealth(
                 s3=clients.s3,
@@ -130,6 +132,20 @@ def create_app(
                     queue=pipeline.queue,
                     job_ttl=ttl,
                     api=api,
+                ),
+                tus=TusUploads(
+                    jobs=jobs,
+                    s3=clients.s3,
+                    sqs=clients.sqs,
+                    queues=queues,
+                    keys=keys,
+                    bucket=pipeline.bucket,
+                    queue=pipeline.queue,
+                    part_bytes=api.upload_part_bytes,
+                    job_ttl=ttl,
+                    expire_seconds=api.tus_expire_seconds,
+                    lock_seconds=api.tus_lock_seconds,
+                    idle_timeout=api.upload_idle_timeout_seconds,
                 ),
                 queries=JobQueries(jobs=jobs, s3=clients.s3, keys=keys, bucket=pipeline.bucket),
                 aws_health=aws_health,
@@ -185,6 +201,7 @@ def create_app(
     install_problem_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     # Outermost first: the request id must be bound before anything logs.
+    app.add_middleware(TusProtocol)  # innermost: the routes see the overridden method
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestIdMiddleware)
@@ -194,6 +211,7 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(jobs.router)
     app.include_router(companion.router)
+    app.include_router(tus.router)
     app.include_router(upload_page.router)
     app.mount(upload_page.ASSETS, upload_page.assets(), name="upload-assets")
     if pipeline.cors_origins:

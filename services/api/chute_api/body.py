@@ -6,6 +6,7 @@ readers hand each chunk on as it arrives, so the S3 writer sees it at once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -13,9 +14,9 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from chute_api.errors import BadUpload
+from chute_api.errors import BadUpload, UploadTimeout
 
-__all__ = ["IncomingFile", "form_file", "raw_file"]
+__all__ = ["IncomingFile", "form_file", "idle_limited", "raw_file"]
 
 FILE_FIELD = "file"
 MAX_PART_HEADER_BYTES = 16 * 1024
@@ -26,6 +27,20 @@ class IncomingFile:
     filename: str | None
     content_type: str
     chunks: AsyncIterator[bytes]
+
+
+async def idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """The body's chunks, failing with UploadTimeout when the client goes quiet."""
+    iterator = aiter(chunks)
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadTimeout(f"no bytes received for {seconds:g} s") from None
+        yield chunk
 
 
 def raw_file(request: Request, filename: str | None) -> IncomingFile:

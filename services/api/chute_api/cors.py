@@ -24,6 +24,16 @@ REQUEST_HEADERS = [
     "X-Request-ID",
     "traceparent",
     "tracestate",
+    # tus 1.0
+    "Tus-Resumable",
+    "Upload-Length",
+    "Upload-Offset",
+    "Upload-Metadata",
+    "Upload-Defer-Length",
+    "Upload-Checksum",
+    "Upload-Concat",
+    "X-HTTP-Method-Override",
+    "X-Requested-With",
 ]
 EXPOSED_HEADERS = [
     "Location",
@@ -35,6 +45,17 @@ EXPOSED_HEADERS = [
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "RateLimit-Policy",
+    # tus 1.0
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Tus-Checksum-Algorithm",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Metadata",
+    "Upload-Defer-Length",
+    "Upload-Expires",
 ]
 
 
@@ -43,7 +64,7 @@ class Cors(CORSMiddleware):
         super().__init__(
             app,
             allow_origins=origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=REQUEST_HEADERS,
             expose_headers=EXPOSED_HEADERS,
             max_age=600,

@@ -16,6 +16,7 @@ from chute_api.cursors import CursorCodec
 from chute_api.flows.direct import DirectUploads
 from chute_api.flows.jobs import JobQueries
 from chute_api.flows.streamed import StreamedUploads
+from chute_api.flows.tus import TusUploads
 from chute_api.idempotency import IdempotencyStore
 from chute_api.rate_limit import RateLimiter
 from chute_api.settings import ApiSettings
@@ -34,6 +35,7 @@ __all__ = [
     "SettingsDep",
     "StreamedUploadsDep",
     "TenantDep",
+    "TusUploadsDep",
     "UploadBudgetDep",
     "UploadTenantDep",
     "aws_available",
@@ -51,6 +53,7 @@ class ApiState:
     rules: TenantRules
     streamed: StreamedUploads
     direct: DirectUploads
+    tus: TusUploads
     queries: JobQueries
     aws_health: AwsHealth
     upload_limit: RateLimiter
@@ -75,6 +78,7 @@ IdempotencyDep = Annotated[IdempotencyStore, Depends(_piece(lambda s: s.idempote
 RulesDep = Annotated[TenantRules, Depends(_piece(lambda s: s.rules))]
 StreamedUploadsDep = Annotated[StreamedUploads, Depends(_piece(lambda s: s.streamed))]
 DirectUploadsDep = Annotated[DirectUploads, Depends(_piece(lambda s: s.direct))]
+TusUploadsDep = Annotated[TusUploads, Depends(_piece(lambda s: s.tus))]
 JobQueriesDep = Annotated[JobQueries, Depends(_piece(lambda s: s.queries))]
 AwsHealthDep = Annotated[AwsHealth, Depends(_piece(lambda s: s.aws_health))]
 UploadBudgetDep = Annotated[UploadBudget, Depends(_piece(lambda s: s.upload_budget))]

@@ -34,6 +34,8 @@ __all__ = [
     "ApiError",
     "BadCursor",
     "BadUpload",
+    "ChecksumAlgorithmUnsupported",
+    "ChecksumMismatch",
     "DependencyUnavailable",
     "DigestMismatch",
     "EmptyUpload",
@@ -44,12 +46,17 @@ __all__ = [
     "JobStateConflict",
     "MalformedDigest",
     "MalformedRequest",
+    "NotAnOffsetStream",
     "NotFound",
+    "OffsetMismatch",
     "RateLimited",
     "ServerBusy",
+    "TusVersionUnsupported",
     "Unauthorized",
     "UnknownProcessor",
     "UnsupportedUploadType",
+    "UploadGone",
+    "UploadLocked",
     "UploadRejected",
     "UploadTimeout",
     "UploadTooLarge",
@@ -197,3 +204,50 @@ class ServerBusy(UploadRejected):
             f"every upload buffer of this replica is in use; retry after {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+# tus 1.0 (routes/tus.py): the statuses the protocol names, as problem documents.
+
+
+class TusVersionUnsupported(ApiError):
+    status, code, title = 412, "tus-version-unsupported", "Unsupported tus version"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "send Tus-Resumable: 1.0.0, the version this server speaks",
+            headers={"Tus-Version": "1.0.0"},
+        )
+
+
+class NotAnOffsetStream(ApiError):
+    status, code, title = 415, "not-an-offset-stream", "Wrong content type for a tus PATCH"
+
+
+class OffsetMismatch(ApiError):
+    status, code, title = 409, "offset-mismatch", "Upload-Offset does not match"
+
+
+class UploadLocked(ApiError):
+    """Another PATCH holds the upload (or held it on a replica that died)."""
+
+    status, code, title = 423, "upload-locked", "Another request is writing this upload"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"another PATCH holds this upload; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class UploadGone(ApiError):
+    status, code, title = 410, "upload-gone", "The upload expired"
+
+
+class ChecksumAlgorithmUnsupported(ApiError):
+    code, title = "checksum-algorithm-unsupported", "Unsupported checksum algorithm"
+
+
+class ChecksumMismatch(UploadRejected):
+    """The chunk does not match its Upload-Checksum: it is discarded, the offset stays."""
+
+    status, code, title = 460, "checksum-mismatch", "Checksum mismatch"

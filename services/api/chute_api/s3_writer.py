@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
-__all__ = ["ObjectWriter", "StoredObject", "send_bodies_uncopied"]
+__all__ = ["ObjectWriter", "StoredObject", "send_bodies_uncopied", "storable_type"]
 
 
 def send_bodies_uncopied(s3: S3Client) -> None:
@@ -49,7 +49,7 @@ class StoredObject:
     etag: str
 
 
-def _storable_type(content_type: str) -> str:
+def storable_type(content_type: str) -> str:
     # curl --data-binary sends form-urlencoded by default; stored as such, moto's server
     # parses the PutObject body as a form and keeps 0 bytes. It is never a file's real
     # type, so the object gets octet-stream (the job record keeps the type as sent).
@@ -74,7 +74,7 @@ class ObjectWriter:
         self._s3 = s3
         self._bucket = bucket
         self._key = key
-        self._content_type = _storable_type(content_type)
+        self._content_type = storable_type(content_type)
         self._metadata = metadata
         self._part_size = part_size
         self._max_bytes = max_bytes

@@ -46,6 +46,12 @@ class ApiSettings(BaseSettings):
     presign_post_max_bytes: Annotated[int, Field(ge=1, le=5 * 1024 * MiB)] = 100 * MiB
     presign_part_bytes: Annotated[int, Field(ge=5 * MiB, le=5 * 1024 * MiB)] = 16 * MiB
     upload_idle_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # tus: an unfinished upload expires this long after its creation (Upload-Expires); at
+    # most a day, when the bucket's lifecycle rule aborts a multipart upload anyway.
+    tus_expire_seconds: Annotated[int, Field(ge=1, le=24 * 3600)] = 24 * 3600
+    # tus: the lock a PATCH holds on its upload, renewed while the body streams; a
+    # replica that dies mid-PATCH blocks the upload (423) at most this long.
+    tus_lock_seconds: Annotated[float, Field(ge=1, le=600)] = 10.0
     # The replica's memory for upload buffers (upload_budget.py): each streamed upload
     # reserves 1.25 parts (less for a small declared body) before its body is read. When
     # none is free within CHUTE_API_UPLOAD_WAIT_SECONDS: 503 server-busy, Retry-After.

@@ -22,6 +22,7 @@ __all__ = [
     "ObjectInfo",
     "ProcessingResult",
     "ProcessorStep",
+    "ResumableUpload",
     "StepOutcome",
     "iso",
     "new_job",
@@ -84,6 +85,31 @@ class DirectUpload(BaseModel):
     def refuses(self, size: int | None) -> bool:
         """Whether a stored object of `size` bytes breaks what the client declared."""
         return None not in (size, self.declared_size) and size != self.declared_size
+
+
+class ResumableUpload(BaseModel):
+    """A tus upload's progress: what S3 holds of it so far. Bytes `[0, parts_bytes)` are
+    the multipart upload's committed parts; `[parts_bytes, offset)` the tail object
+    (under S3's 5 MiB minimum part size). Written only under the upload's lock."""
+
+    length: int | None = None  # None: deferred (Upload-Defer-Length)
+    offset: int = 0
+    parts: int = 0
+    parts_bytes: int = 0
+    upload_id: str | None = None  # the S3 multipart upload, once a part was sent
+    tail_key: str | None = None  # None while offset == parts_bytes
+    hash_state: str | None = None  # SHA-256 state after `offset` bytes (base64)
+    expires: str  # ISO time after which the unfinished upload is gone
+    metadata: str | None = None  # Upload-Metadata as sent, echoed on HEAD
+    type_checked: bool = False  # the first bytes' type passed the tenant's rules
+
+    @property
+    def tail_bytes(self) -> int:
+        return self.offset - self.parts_bytes
+
+    @property
+    def complete(self) -> bool:
+        return self.length is not None and self.offset == self.length
 
 
 class JobError(BaseModel):
@@ -169,6 +195,9 @@ class Job(BaseModel):
     callback_url: str | None = None  # POSTed the terminal record (signed)
     webhook: dict[str, Any] | None = None  # how that delivery went
     direct_upload: DirectUpload | None = None
+    resumable: ResumableUpload | None = None  # a tus upload
+    upload_lock: str | None = None  # the tus PATCH holding the upload, until …
+    upload_lock_until: str | None = None
     expires_at: int
 
 

@@ -1,4 +1,5 @@
-"""The object-key scheme: incoming/{tenant}/{job_id} and results/{tenant}/{job_id}/{name}."""
+"""The object-key scheme: incoming/{tenant}/{job_id}, results/{tenant}/{job_id}/{name}
+and a tus upload's tail partial/{tenant}/{job_id}/{writer}."""
 
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ def valid_tenant(tenant: str) -> bool:
 class ObjectKeys:
     incoming_prefix: str
     results_prefix: str
+    partial_prefix: str = "partial/"
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> ObjectKeys:
-        return cls(settings.incoming_prefix, settings.results_prefix)
+        return cls(settings.incoming_prefix, settings.results_prefix, settings.partial_prefix)
 
     def incoming(self, tenant: str, job_id: str) -> str:
         if not valid_tenant(tenant):
@@ -40,6 +42,10 @@ class ObjectKeys:
 
     def result(self, tenant: str, job_id: str, name: str) -> str:
         return f"{self.results_prefix}{tenant}/{job_id}/{name}"
+
+    def tail(self, tenant: str, job_id: str, writer: str) -> str:
+        """A tus upload's bytes short of a part, as one request (`writer`) left them."""
+        return f"{self.partial_prefix}{tenant}/{job_id}/{writer}"
 
     def parse_incoming(self, key: str) -> tuple[str, str]:
         """(tenant, job_id) of an incoming key; PoisonMessage for any other key."""

@@ -79,6 +79,9 @@ class PipelineSettings(BaseSettings):
     table: str = "chute-jobs"
     incoming_prefix: str = "incoming/"
     results_prefix: str = "results/"
+    # Where a tus upload keeps its bytes short of one S3 part between requests; outside
+    # the notification prefix, so that a tail never looks like an upload.
+    partial_prefix: str = "partial/"
     visibility_timeout_seconds: Annotated[int, Field(ge=1, le=43200)] = 60
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
@@ -98,7 +101,7 @@ class PipelineSettings(BaseSettings):
                 )
         return value
 
-    @field_validator("incoming_prefix", "results_prefix")
+    @field_validator("incoming_prefix", "results_prefix", "partial_prefix")
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if not value or not value.endswith("/") or value.startswith("/"):
@@ -112,9 +115,10 @@ class PipelineSettings(BaseSettings):
     @model_validator(mode="after")
     def _prefixes_do_not_overlap(self) -> PipelineSettings:
         # Results under the notification prefix would trigger the pipeline on its own output.
-        a, b = self.incoming_prefix, self.results_prefix
-        if a.startswith(b) or b.startswith(a):
-            raise ValueError("CHUTE_RESULTS_PREFIX must not overlap CHUTE_INCOMING_PREFIX")
+        a = self.incoming_prefix
+        for name, b in (("RESULTS", self.results_prefix), ("PARTIAL", self.partial_prefix)):
+            if a.startswith(b) or b.startswith(a):
+                raise ValueError(f"CHUTE_{name}_PREFIX must not overlap CHUTE_INCOMING_PREFIX")
         return self
 
 

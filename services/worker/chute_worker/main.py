@@ -10,11 +10,11 @@ import httpx
 import uvicorn
 
 from chute_core.aws import QueueUrls, open_clients
-from chute_core.job_store import JobStore
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
 from chute_core.queue_gauges import QueueMonitor
+from chute_core.resumable_jobs import ResumableJobs
 from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 from chute_worker.backend import BackendHealth
 from chute_worker.chain import ProcessorChain
@@ -66,7 +66,7 @@ async def run_worker(
         chain = ProcessorChain(
             registry=registry, router=router, pool=pool, spool=spool, s3=clients.s3, keys=keys
         )
-        store = JobStore(clients.dynamodb, pipeline.table)
+        store = ResumableJobs(clients.dynamodb, pipeline.table)
         http = await stack.enter_async_context(httpx.AsyncClient())
         webhooks = WebhookSender(load(WebhookSettings), store, http)
         runner = JobRunner(

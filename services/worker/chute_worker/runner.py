@@ -14,10 +14,10 @@ from opentelemetry import trace
 
 from chute_core.errors import JobNotFound, PoisonMessage, ProcessorError, TransitionConflict
 from chute_core.events import ObjectCreated, S3TestEvent, UploadDeadline, parse_body
-from chute_core.job_store import JobStore
 from chute_core.jobs import Job, JobError, JobState, ProcessingResult, iso, seconds_since, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
+from chute_core.resumable_jobs import ResumableJobs
 from chute_core.settings import PipelineSettings
 from chute_core.tracing import context_from, tracer
 from chute_worker import metrics
@@ -63,7 +63,7 @@ class Attempt:
 
 @dataclass(frozen=True)
 class JobRunner:
-    store: JobStore
+    store: ResumableJobs
     s3: S3Client
     keys: ObjectKeys
     pipeline: PipelineSettings

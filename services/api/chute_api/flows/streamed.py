@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from chute_api import metrics
-from chute_api.body import IncomingFile
-from chute_api.errors import UploadRejected, UploadTimeout
+from chute_api.body import IncomingFile, idle_limited
+from chute_api.errors import UploadRejected
 from chute_api.filenames import sanitize_filename
 from chute_api.s3_writer import ObjectWriter
 from chute_api.upload_rules import UploadRules
@@ -58,20 +58,6 @@ class Upload:
     incoming: IncomingFile
     rules: UploadRules
     expected_sha256: str | None = None
-
-
-async def _idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
-    """The body's chunks, failing with UploadTimeout when the client goes quiet."""
-    iterator = aiter(chunks)
-    while True:
-        try:
-            async with asyncio.timeout(seconds):
-                chunk = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise UploadTimeout(f"no bytes received for {seconds:g} s") from None
-        yield chunk
 
 
 def _sniffed(head: list[bytes]) -> bytes:
@@ -135,7 +121,7 @@ class StreamedUploads:
 
     async def _accept(self, upload: Upload) -> Job:
         tenant, incoming = upload.tenant, upload.incoming
-        chunks = _idle_limited(incoming.chunks, self.idle_timeout)
+        chunks = idle_limited(incoming.chunks, self.idle_timeout)
         head, whole = await _read_head(chunks, self.part_bytes)
         _check_type(upload, head)  # before any AWS request
         job_id = new_job_id()
