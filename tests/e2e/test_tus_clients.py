@@ -55,9 +55,7 @@ def site(
     keys = KeyFile(tmp_path_factory.mktemp("tus-clients") / "keys.yaml")
     key = new_key()
     keys.add("tenant-a", key)
-    api = module_servers(
-        "api", module_stack, CHUTE_AUTH="keys", CHUTE_API_KEYS_FILE=str(keys.path)
-    )
+    api = module_servers("api", module_stack, CHUTE_AUTH="keys", CHUTE_API_KEYS_FILE=str(keys.path))
     module_servers("worker", module_stack, CHUTE_WORKER_CONCURRENCY="4")
     return Site(module_stack, api, key)
 
@@ -114,9 +112,7 @@ def test_tuspy_sync_uploads_succeed_with_their_sha256(site: Site, files: dict[in
 
 # tuspy's async uploader hands aiohttp each chunk as bytes, which aiohttp warns about.
 @pytest.mark.filterwarnings("ignore:Sending a large body directly:ResourceWarning")
-def test_tuspy_async_uploads_succeed_with_their_sha256(
-    site: Site, files: dict[int, Path]
-) -> None:
+def test_tuspy_async_uploads_succeed_with_their_sha256(site: Site, files: dict[int, Path]) -> None:
     async def upload(path: Path, chunk: int) -> str:
         with path.open("rb") as stream:
             uploader = site.client().async_uploader(
@@ -126,9 +122,7 @@ def test_tuspy_async_uploads_succeed_with_their_sha256(
         return _job_id(uploader.url)
 
     async def all_of_them() -> dict[str, Path]:
-        return {
-            await upload(files[size], chunk): files[size] for size in SIZES for chunk in CHUNKS
-        }
+        return {await upload(files[size], chunk): files[size] for size in SIZES for chunk in CHUNKS}
 
     _all_succeed_with_their_digests(site, asyncio.run(all_of_them()))
 

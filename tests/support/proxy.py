@@ -1,6 +1,8 @@
-"""A TCP proxy the tests put between a worker and moto, to cut the path on demand
-without losing moto's in-memory state: `refuse` resets every connection, `blackhole`
-accepts and then never answers."""
+"""A TCP proxy the tests put between a client and its servers: to cut the path on demand
+without losing moto's in-memory state (`refuse` resets every connection, `blackhole`
+accepts and then never answers), or as a round-robin load balancer over several API
+replicas (each connection goes to the next upstream that accepts it). It counts the
+bytes clients sent, per upstream connection."""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from collections.abc import Iterator
 
 
 class TcpProxy:
-    def __init__(self, upstream_port: int) -> None:
-        self._upstream = ("127.0.0.1", upstream_port)
+    def __init__(self, *upstream_ports: int) -> None:
+        self._upstreams = [("127.0.0.1", port) for port in upstream_ports]
+        self._turn = 0
+        self.sent: dict[socket.socket, int] = {}  # upstream connection -> client bytes
+        self.upstream_of: dict[socket.socket, int] = {}  # upstream connection -> port
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.mode = "pass"
@@ -51,15 +56,50 @@ class TcpProxy:
                 self._open.add(client)
             if self.mode == "blackhole":
                 continue  # held open, never answered, reset when the mode changes
-            try:
-                upstream = socket.create_connection(self._upstream)
-            except OSError:
+            upstream = self._connect()
+            if upstream is None:
                 _reset(client)
                 continue
             with self._lock:
                 self._open.add(upstream)
-            threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+                self.sent[upstream] = 0
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _connect(self) -> socket.socket | None:
+        """The next upstream that accepts, round-robin."""
+        for _ in self._upstreams:
+            address = self._upstreams[self._turn % len(self._upstreams)]
+            self._turn += 1
+            try:
+                upstream = socket.create_connection(address)
+            except OSError:
+                continue
+            self.upstream_of[upstream] = address[1]
+            return upstream
+        return None
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+                if from_client:
+                    self.sent[dst] += len(data)
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def busiest_upstream(self) -> tuple[int, int]:
+        """(port, bytes) of the open upstream connection clients sent the most to."""
+        with self._lock:
+            open_now = [(n, c) for c, n in self.sent.items() if c.fileno() != -1]
+        sent, connection = max(open_now, key=lambda pair: pair[0], default=(0, None))
+        return (self.upstream_of[connection], sent) if connection is not None else (0, 0)
+
+    @property
+    def sent_total(self) -> int:
+        return sum(self.sent.values())
 
     def close(self) -> None:
         self._closed = True
@@ -74,19 +114,9 @@ def _reset(s: socket.socket) -> None:
         s.close()
 
 
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := src.recv(65536):
-            dst.sendall(data)
-    for s in (src, dst):
-        with contextlib.suppress(OSError):
-            s.shutdown(socket.SHUT_RDWR)
-        s.close()
-
-
 @contextlib.contextmanager
-def tcp_proxy(upstream_port: int) -> Iterator[TcpProxy]:
-    proxy = TcpProxy(upstream_port)
+def tcp_proxy(*upstream_ports: int) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(*upstream_ports)
     try:
         yield proxy
     finally:

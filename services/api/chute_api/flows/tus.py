@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ __all__ = ["Creation", "TusUploads", "offset_of"]
 
 log = get_logger(__name__)
 SQS_MAX_DELAY_SECONDS = 900
+LOCK_POLL_SECONDS = 0.2  # how often a PATCH waiting for the lock looks again
 
 
 @dataclass(frozen=True)
@@ -178,17 +180,29 @@ class TusUploads:
             raise OffsetMismatch(f"the upload's offset is {offset_of(job)}, not {offset}")
         progress = self._with_length(progress, length, rules)
         token = uuid.uuid4().hex
-        try:
-            held = await self.jobs.hold(
-                job.job_id, token=token, offset=offset, lease_seconds=self.lock_seconds
-            )
-        except LockConflict as conflict:
-            raise self._refusal(conflict.current, offset) from None
+        held = await self._hold(job.job_id, token, offset)
         try:
             async with self._renewing(job.job_id, token):
                 return await self._append(held, progress, token, checksum, chunks, rules)
         except LockConflict as lost:  # the lease lapsed mid-request and another took it
             raise self._refusal(lost.current, offset) from None
+
+    async def _hold(self, job_id: str, token: str, offset: int) -> Job:
+        """Take the lock, waiting while another request holds it (as tusd does): until
+        it is released (then that request moved the offset: 409) or its lease lapses (a
+        replica died mid-PATCH), at most one lease. A client without `Expect:
+        100-continue` would otherwise send its whole chunk for each 423."""
+        deadline = time.monotonic() + self.lock_seconds
+        while True:
+            try:
+                return await self.jobs.hold(
+                    job_id, token=token, offset=offset, lease_seconds=self.lock_seconds
+                )
+            except LockConflict as conflict:
+                refusal = self._refusal(conflict.current, offset)
+                if not isinstance(refusal, UploadLocked) or time.monotonic() > deadline:
+                    raise refusal from None
+            await asyncio.sleep(LOCK_POLL_SECONDS)
 
     def _with_length(
         self, progress: ResumableUpload, length: int | None, rules: UploadRules
