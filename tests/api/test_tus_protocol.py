@@ -271,10 +271,13 @@ def test_body_past_the_length_is_413_and_the_offset_stays(tus: Tus) -> None:
     assert tus.call("HEAD", location).headers["upload-offset"] == "0"
 
 
-def test_another_tenants_upload_is_404(tus: Tus) -> None:
+def test_another_tenants_upload_is_404_for_head_patch_and_delete(tus: Tus) -> None:
     location = tus.create(4)
+    other = {"Authorization": f"Bearer {tus.key_b}"}
     assert tus.call("HEAD", location, key=tus.key_b).status_code == 404
-    assert tus.patch(location, 0, b"abcd").status_code == 204
+    assert tus.patch(location, 0, b"abcd", **other).status_code == 404
+    assert tus.call("DELETE", location, key=tus.key_b).status_code == 404
+    assert tus.patch(location, 0, b"abcd").status_code == 204  # the owner's upload is intact
 
 
 def test_unauthenticated_creation_is_401(tus: Tus) -> None:

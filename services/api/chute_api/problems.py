@@ -73,7 +73,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem_doc(
         "Malformed request (`malformed-request`, `malformed-upload`, `empty-upload`, "
         "`unknown-processor`, `invalid-cursor`, `malformed-digest`, `digest-mismatch`, "
-        "`invalid-callback`)"
+        "`invalid-callback`; tus: `checksum-algorithm-unsupported`)"
     ),
     401: _problem_doc("Missing or invalid credentials (`unauthorized`)"),
     403: _problem_doc("Valid credentials that grant nothing here (`forbidden`)"),
@@ -81,11 +81,23 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _problem_doc(
         "Idempotency-Key used for a different request, or still in progress "
         "(`idempotency-conflict`); the job's state does not allow this "
-        "(`job-not-succeeded`, `job-not-cancellable`)"
+        "(`job-not-succeeded`, `job-not-cancellable`); tus: Upload-Offset is not the "
+        "upload's offset (`offset-mismatch`)"
     ),
     408: _problem_doc("The client stopped sending the body (`upload-timeout`)"),
+    410: _problem_doc("The tus upload expired or ended unfinished (`upload-gone`)"),
+    412: _problem_doc("tus: Tus-Resumable is not 1.0.0 (`tus-version-unsupported`)"),
+    423: _problem_doc(
+        "tus: another PATCH holds the upload past one lock lease (`upload-locked`, Retry-After)"
+    ),
+    460: _problem_doc(
+        "tus: the chunk does not match Upload-Checksum; discarded (`checksum-mismatch`)"
+    ),
     413: _problem_doc("Upload larger than the limit (`upload-too-large`)"),
-    415: _problem_doc("Content type not allowed for this tenant (`unsupported-media-type`)"),
+    415: _problem_doc(
+        "Content type not allowed for this tenant (`unsupported-media-type`); tus: a PATCH "
+        "body that is not application/offset+octet-stream (`not-an-offset-stream`)"
+    ),
     429: _problem_doc("The tenant's request budget is spent (`rate-limited`, Retry-After)"),
     503: _problem_doc(
         "A dependency (S3, DynamoDB) is unavailable (`dependency-unavailable`), or this "

@@ -41,16 +41,40 @@ from chute_core.jobs import Job
 __all__ = ["router"]
 
 
-async def _tus_version(request: Request) -> None:
-    require_version(request.scope)
-
-
-router = APIRouter(
-    prefix=PREFIX,
-    tags=["tus"],
-    dependencies=[Depends(_tus_version), Depends(aws_available)],
-)
+# OPTIONS is tus's discovery request: unauthenticated, as in tusd (and a browser's CORS
+# preflight carries no credentials either); it tells nothing about any tenant. Every
+# other route authenticates first, then checks Tus-Resumable (412).
+router = APIRouter(prefix=PREFIX, tags=["tus"], dependencies=[Depends(aws_available)])
 UploadId = Path(max_length=64, description="The upload's id: its job's id")
+
+
+def _header(name: str, description: str, *, required: bool = False) -> dict[str, object]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+# The tus headers each operation reads, for the OpenAPI document (tus_protocol.py parses
+# them: one place decides what is valid).
+_VERSION = _header("Tus-Resumable", "1.0.0", required=True)
+_LENGTH = _header("Upload-Length", "The file's size in bytes")
+_DEFER = _header("Upload-Defer-Length", "1: the size is declared by a later PATCH")
+_METADATA = _header("Upload-Metadata", "key base64(value) pairs: filename, filetype, …")
+_OFFSET = _header("Upload-Offset", "Where this body starts", required=True)
+_CHECKSUM = _header("Upload-Checksum", "sha1|sha256 base64(digest) of this body")
+
+
+def _documented(*parameters: dict[str, object], body: bool = False) -> dict[str, object]:
+    extra: dict[str, object] = {"parameters": list(parameters)}
+    if body:
+        extra["requestBody"] = {
+            "content": {OFFSET_STREAM: {"schema": {"type": "string", "format": "binary"}}}
+        }
+    return extra
 
 
 def _capabilities(settings: SettingsDep) -> dict[str, str]:
@@ -116,7 +140,10 @@ async def _append_body(
     "/",
     status_code=201,
     summary="Create an upload (Upload-Length or Upload-Defer-Length; a body too, optionally)",
-    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 413, 415, 429, 503)},
+    responses={
+        k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 409, 412, 413, 415, 423, 429, 460, 503)
+    },
+    openapi_extra=_documented(_VERSION, _LENGTH, _DEFER, _METADATA, _CHECKSUM, body=True),
 )
 async def create(
     request: Request,
@@ -132,6 +159,7 @@ async def create(
         default=None, max_length=2000, description="As for /v1/uploads (or `callback_url`)"
     ),
 ) -> Response:
+    require_version(request.scope)
     length = parse_length(request.headers, creating=True)
     raw_metadata = request.headers.get("upload-metadata")
     metadata = parse_metadata(raw_metadata)
@@ -167,11 +195,13 @@ async def create(
 @router.head(
     "/{upload_id}",
     summary="The upload's offset",
-    responses={k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 429, 503)},
+    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 404, 410, 412, 429, 503)},
+    openapi_extra=_documented(_VERSION),
 )
 async def offset(
-    uploads: TusUploadsDep, tenant: ReadTenantDep, upload_id: str = UploadId
+    request: Request, uploads: TusUploadsDep, tenant: ReadTenantDep, upload_id: str = UploadId
 ) -> Response:
+    require_version(request.scope)
     job = await uploads.find(upload_id, tenant=tenant)
     assert job.resumable is not None
     headers = {**_progress_headers(job), "Cache-Control": "no-store"}
@@ -188,7 +218,11 @@ async def offset(
     "/{upload_id}",
     status_code=204,
     summary="Append bytes at Upload-Offset (application/offset+octet-stream)",
-    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 404, 409, 413, 415, 429, 503)},
+    responses={
+        k: PROBLEM_RESPONSES[k]
+        for k in (400, 401, 403, 404, 408, 409, 410, 412, 413, 415, 423, 429, 460, 503)
+    },
+    openapi_extra=_documented(_VERSION, _OFFSET, _LENGTH, _CHECKSUM, body=True),
 )
 async def append(
     request: Request,
@@ -199,6 +233,7 @@ async def append(
     tenant: ReadTenantDep,
     upload_id: str = UploadId,
 ) -> Response:
+    require_version(request.scope)
     job = await uploads.find(upload_id, tenant=tenant)
     limits = await rules.for_upload(tenant, processors=None, callback_url=None)
     length = parse_length(request.headers, creating=False)
@@ -219,10 +254,12 @@ async def append(
     "/{upload_id}",
     status_code=204,
     summary="Terminate an unfinished upload",
-    responses={k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 429, 503)},
+    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 404, 409, 410, 412, 429, 503)},
+    openapi_extra=_documented(_VERSION),
 )
 async def terminate(
-    uploads: TusUploadsDep, tenant: ReadTenantDep, upload_id: str = UploadId
+    request: Request, uploads: TusUploadsDep, tenant: ReadTenantDep, upload_id: str = UploadId
 ) -> Response:
+    require_version(request.scope)
     await uploads.terminate(await uploads.find(upload_id, tenant=tenant))
     return Response(status_code=204)
