@@ -26,6 +26,8 @@ MiB = 1024 * 1024
 LIMIT = 40 * MiB
 TUS = {"Tus-Resumable": "1.0.0"}
 STREAM = {"Content-Type": "application/offset+octet-stream"}
+ORIGIN = "http://app.example.test"
+TUS_REQUEST_HEADERS = "tus-resumable,upload-offset,upload-length,upload-metadata,upload-checksum"
 
 
 @dataclass
@@ -87,6 +89,7 @@ def tus(
         CHUTE_MAX_UPLOAD_BYTES=str(LIMIT),
         CHUTE_UPLOAD_PART_BYTES=str(5 * MiB),
         CHUTE_TUS_LOCK_SECONDS="3",
+        CHUTE_CORS_ORIGINS=ORIGIN,
     )
     return Tus(module_stack, server, key_a, key_b, str(keys.path))
 
@@ -324,3 +327,37 @@ def test_concurrent_patches_at_one_offset_one_wins_and_the_bytes_are_right(tus: 
     job = tus.job(location)
     assert job["state"] == "QUEUED"
     assert job["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_cors_preflight_allows_a_pages_tus_patch(tus: Tus) -> None:
+    r = httpx.options(
+        f"{tus.url}0190a000-0000-7000-8000-000000000000",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": TUS_REQUEST_HEADERS,
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert "PATCH" in r.headers["access-control-allow-methods"]
+    allowed = r.headers["access-control-allow-headers"].lower()
+    assert all(h in allowed for h in TUS_REQUEST_HEADERS.split(","))
+
+
+def test_cors_exposes_the_tus_headers_to_a_page(tus: Tus) -> None:
+    location = tus.create(5)
+    r = tus.patch(location, 0, b"ab", Origin=ORIGIN)
+    assert r.headers["access-control-allow-origin"] == ORIGIN
+    exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert exposed >= {
+        "upload-offset",
+        "location",
+        "upload-length",
+        "tus-resumable",
+        "tus-version",
+        "tus-extension",
+        "tus-max-size",
+        "upload-metadata",
+        "upload-defer-length",
+        "upload-expires",
+    }

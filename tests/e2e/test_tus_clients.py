@@ -2,7 +2,8 @@
 uploaders) and tus-js-client under Node (tests/clients/tus-js, pinned by its
 package-lock.json, installed by `make test` with npm ci). Files around S3's 5 MiB part
 minimum and a 64 MiB one, in chunks of 1, 5 and 7 MiB; each job ends SUCCEEDED with the
-file's SHA-256. An empty file is refused at creation with a problem the client reports."""
+file's SHA-256. An empty file is refused at creation with a problem the client reports;
+an upload left unfinished expires, and the worker removes its parts and tail."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
 from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
-from tests.support.jobs_api import TERMINAL
+from tests.support.jobs_api import TERMINAL, wait_job
 from tests.support.polling import wait_until
 from tests.support.processes import Server
 from tests.support.stack import Stack
@@ -171,3 +173,38 @@ def test_tus_js_client_reports_an_empty_file_refused_at_creation(
     answer = _node(site, empty, MiB)
     assert answer["status"] == 400, answer
     assert "empty-upload" in str(answer["body"])
+
+
+def test_an_expired_upload_is_failed_and_leaves_no_parts_and_no_tail(
+    site: Site, module_servers: ServerFactory
+) -> None:
+    short = module_servers(
+        "api",
+        site.stack,
+        CHUTE_AUTH="none",
+        CHUTE_TUS_EXPIRE_SECONDS="2",
+        CHUTE_UPLOAD_PART_BYTES=str(5 * MiB),
+    )
+    tus = f"{short.url}/v1/tus/"
+    version = {"Tus-Resumable": "1.0.0"}
+    created = httpx.post(tus, headers={**version, "Upload-Length": str(20 * MiB)})
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    patched = httpx.patch(  # one part to S3 and a tail: both must go
+        location,
+        content=os.urandom(7 * MiB),
+        headers={
+            **version,
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": "0",
+        },
+        timeout=30,
+    )
+    assert patched.status_code == 204, patched.text
+    job_id = _job_id(location)
+    job = wait_job(short.url, job_id, timeout=30)
+    assert job["state"] == "FAILED"
+    assert job["error"]["code"] == "upload_expired"
+    assert [u for u in site.stack.multipart_uploads() if u["Key"] == job["object"]["key"]] == []
+    assert site.stack.keys(f"{site.stack.pipeline.partial_prefix}default/{job_id}") == []
+    assert httpx.head(location, headers=version).status_code == 410

@@ -33,6 +33,7 @@ ACTIONS = {
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "DeleteObject"): "s3:DeleteObject",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "ListParts"): "s3:ListMultipartUploadParts",
     ("sqs", "GetQueueUrl"): "sqs:GetQueueUrl",
     ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
     ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
@@ -98,6 +99,7 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
         CHUTE_PRESIGN_SECONDS="2",
         CHUTE_PRESIGN_POST_MAX_BYTES=str(MiB),
         CHUTE_PRESIGN_PART_BYTES=str(5 * MiB),
+        CHUTE_TUS_EXPIRE_SECONDS="2",
     )
     # Before any worker runs: cancel a queued job, retry with an Idempotency-Key (and
     # free one after a failed request), list jobs.
@@ -117,6 +119,11 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     unfinished = httpx.post(
         f"{api.url}/v1/uploads/presign", json={**direct, "size": 6 * MiB}
     ).json()
+    # tus: one upload completed from a tail and a part, one left to expire with both.
+    finished, expiring = _tus(api.url, 7 * MiB), _tus(api.url, 8 * MiB)
+    _patch(finished, 0, os.urandom(3 * MiB))
+    _patch(finished, 3 * MiB, os.urandom(4 * MiB))
+    _patch(expiring, 0, os.urandom(6 * MiB))
     worker = servers(
         "worker", stack, **recording_env(tmp_path / "runs.jsonl", CHUTE_TEST_SLEEP_SECONDS="2")
     )
@@ -130,7 +137,8 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     assert httpx.get(f"{api.url}/readyz").status_code == 200
     assert httpx.get(f"{api.url}/v1/jobs/{jobs[0]}").status_code == 200
     stack.client("sqs").send_message(QueueUrl=stack.queue_url(), MessageBody="poison")
-    wait_terminal(stack, [*jobs, post["job_id"], unfinished["job_id"]], timeout=60)
+    tus_jobs = [location.rsplit("/", 1)[1] for location in (finished, expiring)]
+    wait_terminal(stack, [*jobs, post["job_id"], unfinished["job_id"], *tus_jobs], timeout=60)
     wait_until(lambda: dlq_depth(stack) == 1, timeout=30, what="poison dead-lettered")
     # A presigned result URL is signed by the API and used by the client: the download
     # is the API's s3:GetObject on results/.
@@ -144,6 +152,25 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
         assert needed == allowed(name), (
             f"{name}: missing {needed - allowed(name)}, unused {allowed(name) - needed}"
         )
+
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def _tus(api_url: str, length: int) -> str:
+    created = httpx.post(f"{api_url}/v1/tus/", headers={**TUS, "Upload-Length": str(length)})
+    assert created.status_code == 201, created.text
+    return created.headers["location"]
+
+
+def _patch(location: str, offset: int, data: bytes) -> None:
+    headers = {
+        **TUS,
+        "Content-Type": "application/offset+octet-stream",
+        "Upload-Offset": str(offset),
+    }
+    r = httpx.patch(location, content=data, headers=headers, timeout=30)
+    assert r.status_code == 204, r.text
 
 
 def test_keda_may_only_assume_the_worker_role() -> None:

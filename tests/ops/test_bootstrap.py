@@ -55,8 +55,10 @@ def test_bootstrap_configures_every_resource_as_designed(stack: Stack) -> None:
     rules = topic_config["Filter"]["Key"]["FilterRules"]
     assert [(r["Name"].lower(), r["Value"]) for r in rules] == [("prefix", "incoming/")]
     assert all(snap["public_access"]["PublicAccessBlockConfiguration"].values())
-    (rule,) = snap["lifecycle"]["Rules"]
-    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    aborts, tails = snap["lifecycle"]["Rules"]
+    assert aborts["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert tails["Filter"]["Prefix"] == p.partial_prefix
+    assert tails["Expiration"] == {"Days": 2}
     assert snap["table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     (index,) = snap["table"]["GlobalSecondaryIndexes"]
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["tenant", "created_at"]

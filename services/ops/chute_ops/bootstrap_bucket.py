@@ -1,9 +1,11 @@
 """The bucket's part of `chute bootstrap`: the bucket itself, its default encryption,
-public access block, the lifecycle rule that aborts stale multipart uploads and the
-CORS rule that lets the browsers of CHUTE_CORS_ORIGINS upload straight to it."""
+public access block, the lifecycle rules that abort stale multipart uploads and expire
+stale tus tails, and the CORS rule that lets the browsers of CHUTE_CORS_ORIGINS upload
+straight to it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +14,17 @@ from botocore.exceptions import ClientError
 from chute_core.aws import error_code
 from chute_core.settings import PipelineSettings
 
-__all__ = ["CORS_RULE_ID", "LIFECYCLE_RULE_ID", "BucketSteps", "Change", "cors_rule"]
+__all__ = [
+    "CORS_RULE_ID",
+    "LIFECYCLE_RULE_ID",
+    "TAILS_RULE_ID",
+    "BucketSteps",
+    "Change",
+    "cors_rule",
+]
 
 LIFECYCLE_RULE_ID = "chute-abort-incomplete-multipart"
+TAILS_RULE_ID = "chute-expire-tus-tails"
 CORS_RULE_ID = "chute-browser-uploads"
 
 
@@ -114,32 +124,40 @@ class BucketSteps:
             self.note(f"bucket {name} public access block", "updated")
 
     def _lifecycle(self) -> None:
+        """Own two rules by their IDs (others are left as they are): abort multipart
+        uploads a day after they start, and expire tus tails a day after they were
+        written (a replica killed mid-PATCH may leave one no record names)."""
         name = self.p.bucket
-        ours = {
-            "ID": LIFECYCLE_RULE_ID,
-            "Filter": {"Prefix": ""},
-            "Status": "Enabled",
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-        }
+        ours = [
+            {
+                "ID": LIFECYCLE_RULE_ID,
+                "Filter": {"Prefix": ""},
+                "Status": "Enabled",
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+            },
+            {
+                "ID": TAILS_RULE_ID,
+                "Filter": {"Prefix": self.p.partial_prefix},
+                "Status": "Enabled",
+                "Expiration": {"Days": 2},
+            },
+        ]
         try:
             rules = self.s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
         except ClientError as exc:
             if error_code(exc) != "NoSuchLifecycleConfiguration":
                 raise
             rules = []
-        current = next((r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID), None)
-        if current is not None and (
-            current.get("Status") == "Enabled"
-            and current.get("AbortIncompleteMultipartUpload")
-            == ours["AbortIncompleteMultipartUpload"]
-            and current.get("Filter", {}).get("Prefix", "") == ""
-        ):
+        owned = {str(rule["ID"]) for rule in ours}
+        current = {r["ID"]: r for r in rules if r.get("ID") in owned}
+        if all(_same_rule(current.get(str(rule["ID"])), rule) for rule in ours):
             return
-        others = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID]
+        others = [r for r in rules if r.get("ID") not in owned]
         self.s3.put_bucket_lifecycle_configuration(
-            Bucket=name, LifecycleConfiguration={"Rules": [*others, ours]}
+            Bucket=name,
+            LifecycleConfiguration={"Rules": [*others, *ours]},
         )
-        self.note(f"bucket {name} lifecycle rule {LIFECYCLE_RULE_ID}", "updated")
+        self.note(f"bucket {name} lifecycle rules {', '.join(sorted(owned))}", "updated")
 
     def _cors(self) -> None:
         """Own one rule by its ID; other rules on the bucket are left as they are."""
@@ -169,3 +187,12 @@ def _normal_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         same = {k: sorted(str(v).lower() for v in rule.get(k, [])) for k in lists}
         normal.append({**rule, **same})
     return sorted(normal, key=lambda r: str(r.get("ID", "")))
+
+
+def _same_rule(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
+    """Whether the bucket's rule does what ours does (S3 adds fields of its own)."""
+    if current is None:
+        return False
+    return all(current.get(k) == v for k, v in desired.items() if k != "Filter") and (
+        current.get("Filter", {}).get("Prefix", "") == desired["Filter"]["Prefix"]
+    )
