@@ -74,7 +74,12 @@ test-fast: system-tools $(CURDIR)/.tools/bin/helm $(BIN)/chute
 dashboard: $(BIN)/chute
 	$(BIN)/python observability/build_dashboard.py > helm/chute/files/chute-dashboard.json
 
-bench: $(BIN)/chute
+# The peers the benchmarks measure chute against, pinned by their package-lock.json.
+PEERS := bench/peers/tus-node
+$(PEERS)/node_modules/.package-lock.json: $(PEERS)/package-lock.json | system-tools
+	npm ci --prefix $(PEERS) --no-audit --no-fund --silent
+
+bench: $(BIN)/chute $(PEERS)/node_modules/.package-lock.json
 	$(BIN)/python -m bench
 
 clean:

@@ -20,6 +20,7 @@ BENCHMARKS = [
     "io_concurrency",
     "e2e_latency",
     "thumbnails",
+    "tus_peers",
 ]
 RESULTS = Path(__file__).with_name("results") / "latest.json"
 
