@@ -8,10 +8,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
 from tests.support.polling import wait_until
 from tests.support.processes import Server
+from tests.support.scrape import metric_sum
 from tests.support.stack import Stack
 
 MiB = 1024 * 1024
@@ -81,6 +84,8 @@ def tus(
     key_a, key_b = new_key(), new_key()
     keys.add("tenant-a", key_a)
     keys.add("tenant-b", key_b)
+    tenants = keys.path.with_name("tenants.yaml")
+    tenants.write_text("tenant-b:\n  content_types: ['image/png']\n")
     server = module_servers(
         "api",
         module_stack,
@@ -90,6 +95,7 @@ def tus(
         CHUTE_UPLOAD_PART_BYTES=str(5 * MiB),
         CHUTE_TUS_LOCK_SECONDS="3",
         CHUTE_CORS_ORIGINS=ORIGIN,
+        CHUTE_TENANTS_FILE=str(tenants),
     )
     return Tus(module_stack, server, key_a, key_b, str(keys.path))
 
@@ -154,6 +160,8 @@ def test_patches_complete_the_upload_queued_with_its_sha256(tus: Tus) -> None:
         assert r.status_code == 204, r.text
         offset += size
         assert int(r.headers["upload-offset"]) == offset
+        if offset < len(data):
+            assert r.headers["upload-expires"].endswith("GMT")
     job = tus.job(location)
     assert job["state"] == "QUEUED"
     assert job["sha256"] == hashlib.sha256(data).hexdigest()
@@ -361,3 +369,99 @@ def test_cors_exposes_the_tus_headers_to_a_page(tus: Tus) -> None:
         "upload-defer-length",
         "upload-expires",
     }
+
+
+def test_a_patch_cut_off_mid_body_keeps_what_reached_s3_and_head_says_so(tus: Tus) -> None:
+    data = os.urandom(12 * MiB)
+    location = tus.create(len(data))
+    url = urlsplit(location)
+    head = (
+        f"PATCH {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Authorization: Bearer {tus.key_a}\r\nTus-Resumable: 1.0.0\r\n"
+        "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
+
+    def offset() -> int:
+        return int(tus.call("HEAD", location).headers["upload-offset"])
+
+    with socket.create_connection((url.hostname or "", url.port or 80)) as cut:
+        cut.sendall(head.encode() + data[: 6 * MiB])
+        wait_until(lambda: offset() >= 5 * MiB, timeout=20, what="a part committed mid-body")
+    # The connection is gone: the request keeps what it read, releases the upload, and
+    # the next HEAD says where to resume.
+    table, job_id = tus.stack.client("dynamodb"), location.rsplit("/", 1)[1]
+
+    def released() -> bool:
+        item = table.get_item(TableName=tus.stack.pipeline.table, Key={"job_id": {"S": job_id}})[
+            "Item"
+        ]
+        return "upload_lock" not in item
+
+    wait_until(released, timeout=20, what="the cut PATCH to let go of the upload")
+    resume = offset()
+    assert 5 * MiB <= resume <= 6 * MiB
+    assert tus.patch(location, resume, data[resume:]).status_code == 204
+    job = tus.job(location)
+    assert job["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_content_the_tenant_may_not_upload_is_415_and_the_upload_is_gone(tus: Tus) -> None:
+    other = {"Authorization": f"Bearer {tus.key_b}"}
+    location = tus.create(20_000, key=tus.key_b)
+    r = tus.patch(location, 0, b"plain words, not a picture. " * 600, **other)
+    assert r.status_code == 415, r.text
+    assert tus.call("HEAD", location, key=tus.key_b).status_code == 410
+    job_id = location.rsplit("/", 1)[1]
+    job = tus.call("GET", f"{tus.server.url}/v1/jobs/{job_id}", key=tus.key_b).json()
+    assert job["state"] == "FAILED"
+
+
+def test_processors_come_from_upload_metadata(tus: Tus) -> None:
+    location = tus.create(5, metadata=f"processors {_b64('inspect')}")
+    assert tus.job(location)["processors"] == ["inspect"]
+    r = tus.call(
+        "POST",
+        tus.url,
+        headers={"Upload-Length": "5", "Upload-Metadata": f"processors {_b64('nope')}"},
+    )
+    assert r.status_code == 400
+    assert r.json()["type"].endswith("unknown-processor")
+
+
+def test_a_patch_without_room_in_the_memory_budget_is_503_server_busy(
+    tus: Tus, module_servers: ServerFactory
+) -> None:
+    server = module_servers(
+        "api",
+        tus.stack,
+        CHUTE_AUTH="keys",
+        CHUTE_API_KEYS_FILE=tus.keys_file,
+        CHUTE_API_UPLOAD_MEMORY_BYTES=str(MiB),
+        CHUTE_API_UPLOAD_WAIT_SECONDS="0",
+    )
+    small = Tus(tus.stack, server, tus.key_a, tus.key_b, tus.keys_file)
+    first, second = small.create(4 * MiB), small.create(4 * MiB)
+    release = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        yield b"x" * MiB
+        release.wait(timeout=30)
+        yield b"x" * (3 * MiB)
+
+    holder = threading.Thread(target=lambda: small.patch(first, 0, slow_body()))  # type: ignore[arg-type]
+    holder.start()
+    try:
+        wait_until(
+            lambda: metric_sum(server.url, "chute_api_upload_memory_in_use_bytes") > 0,
+            timeout=10,
+            what="the first PATCH to hold the budget",
+        )
+        r = small.patch(second, 0, b"y" * MiB)
+        assert r.status_code == 503
+        assert r.json()["type"].endswith("server-busy")
+        assert int(r.headers["retry-after"]) >= 1
+    finally:
+        release.set()
+        holder.join()
+    assert small.call("HEAD", first).headers["upload-offset"] == str(4 * MiB)

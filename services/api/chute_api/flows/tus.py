@@ -291,16 +291,20 @@ class TusUploads:
                 return await self._finish(job, token, appender)
             kept = await appender.keep()
             return await self._save(job, token, progress, kept)
-        except (ClientDisconnect, UploadTimeout):
+        except (ClientDisconnect, UploadTimeout) as cut:
             # The spec: a server SHOULD keep what it received (not for a checksummed chunk,
-            # which can no longer be verified).
+            # which can no longer be verified). A client gone hears no answer: none is
+            # raised for it (uvicorn would log an error); a silent one gets its 408.
             if checksum is not None:
                 await asyncio.shield(appender.discard())
+                saved = job
+            else:
+                kept = await asyncio.shield(appender.keep())
+                saved = await asyncio.shield(self._save(job, token, progress, kept))
+            log.info("tus_patch_cut_off", job_id=job.job_id, offset=offset_of(saved))
+            if isinstance(cut, UploadTimeout):
                 raise
-            kept = await asyncio.shield(appender.keep())
-            await asyncio.shield(self._save(job, token, progress, kept))
-            log.info("tus_patch_cut_off", job_id=job.job_id, kept=kept.offset)
-            raise
+            return saved
         except UploadRejected as refused:
             await asyncio.shield(appender.discard())
             if refused.status == 415:
