@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
+from tests.support.keyed import keyed_api
 from tests.support.processes import Server
 from tests.support.stack import Stack
 
@@ -36,19 +36,15 @@ class Api:
 def api(
     module_stack: Stack, module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Api:
-    keys = KeyFile(tmp_path_factory.mktemp("companion") / "keys.yaml")
-    key_a, key_b = new_key(), new_key()
-    keys.add("tenant-a", key_a)
-    keys.add("tenant-b", key_b)
-    server = module_servers(
-        "api",
+    keyed = keyed_api(
+        module_servers,
         module_stack,
-        CHUTE_AUTH="keys",
-        CHUTE_API_KEYS_FILE=str(keys.path),
+        tmp_path_factory.mktemp("companion"),
+        ["tenant-a", "tenant-b"],
         CHUTE_MAX_UPLOAD_BYTES=str(LIMIT),
         CHUTE_CORS_ORIGINS=ALLOWED_ORIGIN,
     )
-    return Api(module_stack, server, key_a, key_b)
+    return Api(module_stack, keyed.server, keyed.keys["tenant-a"], keyed.keys["tenant-b"])
 
 
 def _create(api: Api, **metadata: Any) -> dict[str, Any]:

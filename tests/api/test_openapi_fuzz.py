@@ -13,8 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import checks
 
-from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
+from tests.support.keyed import keyed_api
 from tests.support.stack import Stack
 
 EXAMPLES_PER_OPERATION = 80
@@ -28,18 +28,10 @@ schemathesis.serializer.alias("application/offset+octet-stream", "application/oc
 def test_generated_requests_get_no_5xx_and_only_documented_responses(
     stack: Stack, servers: ServerFactory, tmp_path: Path
 ) -> None:
-    keys = KeyFile(tmp_path / "keys.yaml")
-    key = new_key()
-    keys.add("fuzz", key)
-    api = servers(
-        "api",
-        stack,
-        CHUTE_AUTH="keys",
-        CHUTE_API_KEYS_FILE=str(keys.path),
-        CHUTE_MAX_UPLOAD_BYTES=str(1024 * 1024),
-    )
+    keyed = keyed_api(servers, stack, tmp_path, ["fuzz"], CHUTE_MAX_UPLOAD_BYTES=str(1024 * 1024))
+    api = keyed.server
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = keyed.bearer("fuzz")
     sent = 0
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import yaml
 
-from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
 from tests.support import files
+from tests.support.keyed import keyed_api
 from tests.support.polling import wait_until
 from tests.support.processes import Server
 from tests.support.stack import Stack
@@ -33,36 +33,17 @@ class Limited:
 def limited(
     module_stack: Stack, module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Limited:
-    root = tmp_path_factory.mktemp("tenants")
-    keys = KeyFile(root / "keys.yaml")
-    small_key, open_key = new_key(), new_key()
-    keys.add("small", small_key)
-    keys.add("open", open_key)
-    tenants = root / "tenants.yaml"
-    tenants.write_text(
-        yaml.safe_dump(
-            {
-                "small": {
-                    "max_upload_bytes": 1000,
-                    "content_types": ["image/*"],
-                    "processors": ["inspect"],
-                }
-            }
-        )
-    )
-    api = module_servers(
-        "api",
+    policy = {"max_upload_bytes": 1000, "content_types": ["image/*"], "processors": ["inspect"]}
+    api = keyed_api(
+        module_servers,
         module_stack,
-        CHUTE_AUTH="keys",
-        CHUTE_API_KEYS_FILE=str(keys.path),
-        CHUTE_TENANTS_FILE=str(tenants),
+        tmp_path_factory.mktemp("tenants"),
+        ["small", "open"],
+        policies={"small": policy},
         CHUTE_UPLOAD_IDLE_TIMEOUT_SECONDS="1",
     )
     return Limited(
-        api,
-        tenants,
-        {"Authorization": f"Bearer {small_key}"},
-        {"Authorization": f"Bearer {open_key}"},
+        api.server, api.keys_file.with_name("tenants.yaml"), api.bearer("small"), api.bearer("open")
     )
 
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
+from tests.support.keyed import keyed_api
 from tests.support.polling import wait_until
 from tests.support.processes import Server
 from tests.support.scrape import metric_sum
@@ -80,24 +80,19 @@ class Tus:
 def tus(
     module_stack: Stack, module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Tus:
-    keys = KeyFile(tmp_path_factory.mktemp("tus") / "keys.yaml")
-    key_a, key_b = new_key(), new_key()
-    keys.add("tenant-a", key_a)
-    keys.add("tenant-b", key_b)
-    tenants = keys.path.with_name("tenants.yaml")
-    tenants.write_text("tenant-b:\n  content_types: ['image/png']\n")
-    server = module_servers(
-        "api",
+    api = keyed_api(
+        module_servers,
         module_stack,
-        CHUTE_AUTH="keys",
-        CHUTE_API_KEYS_FILE=str(keys.path),
+        tmp_path_factory.mktemp("tus"),
+        ["tenant-a", "tenant-b"],
+        policies={"tenant-b": {"content_types": ["image/png"]}},
         CHUTE_MAX_UPLOAD_BYTES=str(LIMIT),
         CHUTE_UPLOAD_PART_BYTES=str(5 * MiB),
         CHUTE_TUS_LOCK_SECONDS="3",
         CHUTE_CORS_ORIGINS=ORIGIN,
-        CHUTE_TENANTS_FILE=str(tenants),
     )
-    return Tus(module_stack, server, key_a, key_b, str(keys.path))
+    keys = api.keys
+    return Tus(module_stack, api.server, keys["tenant-a"], keys["tenant-b"], str(api.keys_file))
 
 
 def _b64(text: str) -> str:
@@ -465,3 +460,18 @@ def test_a_patch_without_room_in_the_memory_budget_is_503_server_busy(
         release.set()
         holder.join()
     assert small.call("HEAD", first).headers["upload-offset"] == str(4 * MiB)
+
+
+def test_a_patch_ending_on_a_part_boundary_then_the_rest_completes_the_right_bytes(
+    tus: Tus,
+) -> None:
+    data = os.urandom(5 * MiB + 1)  # one whole part (the fixture's 5 MiB), then one byte
+    location = tus.create(len(data))
+    assert tus.patch(location, 0, data[: 5 * MiB]).status_code == 204
+    assert tus.patch(location, 5 * MiB, data[5 * MiB :]).status_code == 204
+    job = tus.job(location)
+    assert job["sha256"] == hashlib.sha256(data).hexdigest()
+    stored = tus.stack.client("s3").get_object(
+        Bucket=tus.stack.pipeline.bucket, Key=job["object"]["key"]
+    )
+    assert stored["Body"].read() == data

@@ -23,9 +23,9 @@ import pytest
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
-from chute_api.api_keys import KeyFile, new_key
 from tests.conftest import ServerFactory
 from tests.support.jobs_api import TERMINAL, wait_job
+from tests.support.keyed import keyed_api
 from tests.support.polling import wait_until
 from tests.support.processes import Server
 from tests.support.stack import Stack
@@ -54,12 +54,11 @@ class Site:
 def site(
     module_stack: Stack, module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Site:
-    keys = KeyFile(tmp_path_factory.mktemp("tus-clients") / "keys.yaml")
-    key = new_key()
-    keys.add("tenant-a", key)
-    api = module_servers("api", module_stack, CHUTE_AUTH="keys", CHUTE_API_KEYS_FILE=str(keys.path))
+    api = keyed_api(
+        module_servers, module_stack, tmp_path_factory.mktemp("tus-clients"), ["tenant-a"]
+    )
     module_servers("worker", module_stack, CHUTE_WORKER_CONCURRENCY="4")
-    return Site(module_stack, api, key)
+    return Site(module_stack, api.server, api.keys["tenant-a"])
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ part in flight) and not bytes.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 from botocore.handlers import convert_body_to_file_like_object
 
 from chute_api.errors import DigestMismatch, EmptyUpload, UploadTooLarge
+from chute_api.multipart import PartSender
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -83,9 +83,10 @@ class ObjectWriter:
         self._buffered = 0
         self._sha256 = hashlib.sha256()
         self._size = 0
-        self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
-        self._in_flight: asyncio.Task[None] | None = None
+        self._sender = PartSender(
+            s3, bucket=bucket, key=key, content_type=self._content_type, metadata=metadata
+        )
 
     async def write(self, data: bytes) -> None:
         self._size += len(data)
@@ -98,8 +99,8 @@ class ObjectWriter:
             # The whole buffer is the part (at least part_size, which is all S3 asks of
             # every part but the last).
             await self._send_part(self._take())
-        elif self._in_flight is not None and self._buffered >= self._part_size // 4:
-            await self._settle()  # a quarter part read while one is in flight: wait for it
+        elif self._sender.busy and self._buffered >= self._part_size // 4:
+            await self._sender.settle()  # a quarter part read while one is in flight
 
     def _take(self) -> bytes:
         part = b"".join(self._chunks)
@@ -107,42 +108,17 @@ class ObjectWriter:
         self._buffered = 0
         return part
 
-    async def _settle(self) -> None:
-        """Wait for the part in flight (its failure is raised here)."""
-        if self._in_flight is not None:
-            task, self._in_flight = self._in_flight, None
-            await task
-
     async def _send_part(self, part: bytes) -> None:
-        if self._upload_id is None:
-            created = await self._s3.create_multipart_upload(
-                Bucket=self._bucket,
-                Key=self._key,
-                ContentType=self._content_type,
-                Metadata=self._metadata,
-                ChecksumAlgorithm="SHA256",
-            )
-            self._upload_id = created["UploadId"]
-        await self._settle()  # at most one part in flight: bounds memory
         number = len(self._parts) + 1
         self._parts.append({"PartNumber": number})
+
+        async def landed(etag: str, checksum: str) -> None:
+            self._parts[number - 1]["ETag"] = etag
+            self._parts[number - 1]["ChecksumSHA256"] = checksum
+
         # The part's SHA-256 is computed in a thread while the next part is read; S3
         # verifies it on receipt (moto stores it without checking).
-        self._in_flight = asyncio.create_task(self._upload_part(number, part))
-
-    async def _upload_part(self, number: int, part: bytes) -> None:
-        assert self._upload_id is not None
-        checksum = await asyncio.to_thread(_b64_sha256, part)
-        response = await self._s3.upload_part(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=part,
-            ChecksumSHA256=checksum,
-        )
-        self._parts[number - 1]["ETag"] = response["ETag"]
-        self._parts[number - 1]["ChecksumSHA256"] = checksum
+        await self._sender.send(number, part, landed)
 
     @property
     def size(self) -> int:
@@ -168,7 +144,8 @@ class ObjectWriter:
         """Write what is left and make the object visible; EmptyUpload for no bytes at all."""
         self.require_content()
         self.verify()  # before the object becomes visible: a mismatch leaves nothing
-        if self._upload_id is None:
+        upload_id = self._sender.upload_id
+        if upload_id is None:
             put = await self._s3.put_object(
                 Bucket=self._bucket,
                 Key=self._key,
@@ -181,11 +158,11 @@ class ObjectWriter:
         else:
             if self._chunks:
                 await self._send_part(self._take())
-            await self._settle()
+            await self._sender.settle()
             done = await self._s3.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=self._key,
-                UploadId=self._upload_id,
+                UploadId=upload_id,
                 MultipartUpload={"Parts": self._parts},
             )
             etag = done["ETag"]
@@ -194,16 +171,4 @@ class ObjectWriter:
     async def abort(self) -> None:
         """Leave nothing behind: abort the multipart upload (parts included)."""
         self._chunks.clear()
-        if self._in_flight is not None and not self._in_flight.done():
-            self._in_flight.cancel()
-        if self._in_flight is not None:
-            await asyncio.gather(self._in_flight, return_exceptions=True)
-        if self._upload_id is not None:
-            await self._s3.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
-            )
-            self._upload_id = None
-
-
-def _b64_sha256(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+        await self._sender.abort()

@@ -14,14 +14,13 @@ reserves; the tail is below one part and becomes the start of the next.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import hashlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from rehashes import PySha256
 
+from chute_api.multipart import PartSender
 from chute_api.s3_writer import StoredObject
 from chute_core.content_types import SNIFF_BYTES
 from chute_core.jobs import ResumableUpload
@@ -35,10 +34,6 @@ __all__ = ["S3_MIN_PART_BYTES", "Appender"]
 S3_MIN_PART_BYTES = 5 * 1024 * 1024  # every part but the last (S3's rule)
 
 Committer = Callable[[ResumableUpload], Awaitable[None]]
-
-
-def _b64_sha256(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 class Appender:
@@ -73,12 +68,18 @@ class Appender:
         self._commit = commit
         state = progress.hash_state
         self._hasher = PySha256.deserialize(base64.b64decode(state)) if state else PySha256()
-        self._upload_id = progress.upload_id
+        self._sender = PartSender(
+            s3,
+            bucket=bucket,
+            key=key,
+            content_type=content_type,
+            metadata=metadata,
+            upload_id=progress.upload_id,
+        )
         self._chunks: list[bytes] = []
         self._buffered = 0
         self._sent_parts = progress.parts
         self._sent_bytes = progress.parts_bytes
-        self._in_flight: asyncio.Task[None] | None = None
         self.received = 0  # bytes of this request's body
         self.wrote_tail = False
 
@@ -108,8 +109,8 @@ class Appender:
         self._buffered += len(data)
         if self._buffered >= self._part_bytes:
             await self._send_part(self._take())
-        elif self._in_flight is not None and self._buffered >= self._part_bytes // 4:
-            await self._settle()
+        elif self._sender.busy and self._buffered >= self._part_bytes // 4:
+            await self._sender.settle()
 
     def _take(self) -> bytes:
         data = b"".join(self._chunks)
@@ -132,7 +133,7 @@ class Appender:
                 "parts": self._sent_parts,
                 "parts_bytes": parts_bytes,
                 "offset": offset,
-                "upload_id": self._upload_id,
+                "upload_id": self._sender.upload_id,
                 "tail_key": tail_key,
                 "hash_state": base64.b64encode(self._hasher.serialize()).decode(),
                 "type_checked": True,
@@ -141,51 +142,30 @@ class Appender:
 
     async def _send_part(self, part: bytes) -> None:
         self._head_checked(part, whole=True)
-        if self._upload_id is None:
-            created = await self._s3.create_multipart_upload(
-                Bucket=self._bucket,
-                Key=self._key,
-                ContentType=self._content_type,
-                Metadata=self._metadata,
-                ChecksumAlgorithm="SHA256",
-            )
-            self._upload_id = created["UploadId"]
-        await self._settle()
+        await self._sender.begin()  # the progress below names the upload
+        await self._sender.settle()  # its part's progress is committed before the next one's
         self._sent_parts += 1
         self._sent_bytes += len(part)
         # The state now covers exactly the bytes up to the part's end: nothing is buffered.
         after = self._after(parts_bytes=self._sent_bytes, offset=self._sent_bytes, tail_key=None)
-        self._in_flight = asyncio.create_task(self._upload_part(self._sent_parts, part, after))
 
-    async def _upload_part(self, number: int, part: bytes, after: ResumableUpload) -> None:
-        assert self._upload_id is not None
-        await self._s3.upload_part(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=part,
-            ChecksumSHA256=await asyncio.to_thread(_b64_sha256, part),
-        )
-        if self._commit is not None:
-            await self._commit(after)
-            self._committed = after
-        self._stored = after
+        async def landed(_etag: str, _checksum: str) -> None:
+            if self._commit is not None:
+                await self._commit(after)
+                self._committed = after
+            self._stored = after
 
-    async def _settle(self) -> None:
-        if self._in_flight is not None:
-            task, self._in_flight = self._in_flight, None
-            await task
+        await self._sender.send(self._sent_parts, part, landed)
 
     async def keep(self) -> ResumableUpload:
         """Store what is buffered so the upload can resume after it: as a part when S3
         takes it as one, else as a new tail object. The progress to commit."""
-        await self._settle()
+        await self._sender.settle()
         if self.received == 0:
             return self._base
         if self._buffered >= S3_MIN_PART_BYTES:
             await self._send_part(self._take())
-            await self._settle()
+            await self._sender.settle()
             return self._stored
         if self._buffered == 0:
             return self._stored
@@ -202,9 +182,9 @@ class Appender:
 
     async def complete(self) -> tuple[ResumableUpload, StoredObject]:
         """The last byte is here: make the object, whole, under the upload's key."""
-        await self._settle()
+        await self._sender.settle()
         data = self._take()
-        if self._upload_id is None:
+        if self._sender.upload_id is None:
             self._head_checked(data, whole=True)
             sha256 = self._hasher.finalize()
             put = await self._s3.put_object(
@@ -219,16 +199,16 @@ class Appender:
         else:
             if data:
                 await self._send_part(data)
-                await self._settle()
+                await self._sender.settle()
             sha256 = self._hasher.finalize()  # after the last part's state was taken
             etag = await self._complete_multipart()
-        size = self._sent_bytes if self._upload_id else len(data)
+        size = self._sent_bytes if self._sender.upload_id else len(data)
         done = self._base.model_copy(
             update={
                 "offset": size,
                 "parts": self._sent_parts,
                 "parts_bytes": self._sent_bytes,
-                "upload_id": self._upload_id,
+                "upload_id": self._sender.upload_id,
                 "tail_key": None,
                 "hash_state": None,
                 "type_checked": True,
@@ -239,11 +219,12 @@ class Appender:
     async def _complete_multipart(self) -> str:
         """Complete with the parts S3 holds (its ETags and checksums), after checking they
         are the ones the record counts."""
-        assert self._upload_id is not None
+        upload_id = self._sender.upload_id
+        assert upload_id is not None
         parts: list[CompletedPartTypeDef] = []
         size = 0
         paginator = self._s3.get_paginator("list_parts")
-        pages = paginator.paginate(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+        pages = paginator.paginate(Bucket=self._bucket, Key=self._key, UploadId=upload_id)
         async for page in pages:
             for part in page.get("Parts", []):
                 if part["PartNumber"] > self._sent_parts:
@@ -264,7 +245,7 @@ class Appender:
         done = await self._s3.complete_multipart_upload(
             Bucket=self._bucket,
             Key=self._key,
-            UploadId=self._upload_id,
+            UploadId=upload_id,
             MultipartUpload={"Parts": parts},
         )
         return done["ETag"]
@@ -274,13 +255,8 @@ class Appender:
         overwritten by the next request; its tail object and a multipart upload it began
         without committing it are removed."""
         self._chunks.clear()
-        if self._in_flight is not None:
-            self._in_flight.cancel()
-            await asyncio.gather(self._in_flight, return_exceptions=True)
-            self._in_flight = None
+        await self._sender.cancel()
         if self.wrote_tail:
             await self._s3.delete_object(Bucket=self._bucket, Key=self._tail_key)
-        if self._committed.upload_id is None and self._upload_id is not None:
-            await self._s3.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
-            )
+        if self._committed.upload_id is None:
+            await self._sender.abort()  # begun by this request, never recorded

@@ -28,6 +28,16 @@ log = get_logger(__name__)
 SQS_MAX_VISIBILITY_SECONDS = 43_200
 
 
+async def _abort(s3: S3Client, bucket: str, job: Job, upload_id: str | None) -> None:
+    """Abort the job's unfinished multipart upload, so that no parts linger."""
+    if upload_id is None:
+        return
+    try:
+        await s3.abort_multipart_upload(Bucket=bucket, Key=job.object.key, UploadId=upload_id)
+    except ClientError as exc:
+        log.info("multipart_already_gone", job_id=job.job_id, error=str(exc))
+
+
 def _retry_in(deadline: str) -> Decision | None:
     """Invisible again until `deadline`, or None once it has passed."""
     remaining = (parse_iso(deadline) - utcnow()).total_seconds()
@@ -65,13 +75,7 @@ async def expire_if_due(
         )
     except TransitionConflict:
         return Decision.delete()  # the object arrived at the last moment
-    if direct.upload_id is not None:
-        try:
-            await s3.abort_multipart_upload(
-                Bucket=bucket, Key=job.object.key, UploadId=direct.upload_id
-            )
-        except ClientError as exc:
-            log.info("multipart_already_gone", job_id=job.job_id, error=str(exc))
+    await _abort(s3, bucket, job, direct.upload_id)
     log.info("upload_expired", job_id=job.job_id, tenant=job.tenant)
     return Decision.delete()
 
@@ -87,13 +91,7 @@ async def _expire_resumable(store: ResumableJobs, s3: S3Client, bucket: str, job
     error = JobError(code="upload_expired", message=f"unfinished at {progress.expires}")
     if not await store.expire(job, error):
         return Decision.retry(1)  # a PATCH holds or extended it: read it again
-    if progress.upload_id is not None:
-        try:
-            await s3.abort_multipart_upload(
-                Bucket=bucket, Key=job.object.key, UploadId=progress.upload_id
-            )
-        except ClientError as exc:
-            log.info("multipart_already_gone", job_id=job.job_id, error=str(exc))
+    await _abort(s3, bucket, job, progress.upload_id)
     if progress.tail_key is not None:
         await s3.delete_object(Bucket=bucket, Key=progress.tail_key)
     log.info("upload_expired", job_id=job.job_id, tenant=job.tenant, offset=progress.offset)

@@ -41,6 +41,7 @@ from chute_api.errors import (
 )
 from chute_api.filenames import sanitize_filename
 from chute_api.s3_writer import storable_type
+from chute_api.settings import ApiSettings
 from chute_api.tus_appender import Appender
 from chute_api.tus_protocol import Checksum
 from chute_api.upload_rules import UploadRules
@@ -102,11 +103,12 @@ class TusUploads:
     keys: ObjectKeys
     bucket: str
     queue: str
-    part_bytes: int
     job_ttl: timedelta
-    expire_seconds: int
-    lock_seconds: float
-    idle_timeout: float
+    api: ApiSettings
+
+    @property
+    def lock_seconds(self) -> float:
+        return self.api.tus_lock_seconds
 
     async def create(self, creation: Creation) -> Job:
         """A RECEIVING job for the upload, and its expiry check scheduled."""
@@ -140,13 +142,13 @@ class TusUploads:
         await self.sqs.send_message(
             QueueUrl=await self.queues.url(self.queue),
             MessageBody=deadline_message(job_id, creation.tenant),
-            DelaySeconds=min(SQS_MAX_DELAY_SECONDS, self.expire_seconds),
+            DelaySeconds=min(SQS_MAX_DELAY_SECONDS, self.api.tus_expire_seconds),
         )
         log.info("tus_upload_created", job_id=job_id, tenant=creation.tenant)
         return job
 
     def _expiry(self) -> str:
-        return iso(utcnow() + timedelta(seconds=self.expire_seconds))
+        return iso(utcnow() + timedelta(seconds=self.api.tus_expire_seconds))
 
     async def find(self, job_id: str, *, tenant: str) -> Job:
         """The tenant's tus upload: 404 for none (or a terminated one), 410 once expired."""
@@ -267,7 +269,7 @@ class TusUploads:
             content_type=storable_type(job.object.content_type or "application/octet-stream"),
             metadata={"job-id": job.job_id, "tenant": job.tenant},
             progress=progress,
-            part_bytes=self.part_bytes,
+            part_bytes=self.api.upload_part_bytes,
             check_head=lambda head: _check_type(rules, job, head),
             commit=None if checksum is not None else commit,
         )
@@ -275,7 +277,7 @@ class TusUploads:
         digest = checksum.hasher() if checksum is not None else None
         try:
             await appender.load_tail()
-            async for chunk in idle_limited(chunks, self.idle_timeout):
+            async for chunk in idle_limited(chunks, self.api.upload_idle_timeout_seconds):
                 if appender.offset + len(chunk) > limit:
                     raise UploadTooLarge(f"the body goes past the upload's length {limit}")
                 if digest is not None:
