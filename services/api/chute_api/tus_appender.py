@@ -15,24 +15,29 @@ reserves; the tail is below one part and becomes the start of the next.
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
 from rehashes import PySha256
 
 from chute_api.multipart import PartSender
 from chute_api.s3_writer import StoredObject
+from chute_core.aws import error_code
 from chute_core.content_types import SNIFF_BYTES
-from chute_core.jobs import ResumableUpload
+from chute_core.jobs import Job, ResumableUpload
+from chute_core.logs import get_logger
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
-__all__ = ["S3_MIN_PART_BYTES", "Appender"]
+__all__ = ["S3_MIN_PART_BYTES", "Appender", "delete_tail", "remove_bytes"]
 
 S3_MIN_PART_BYTES = 5 * 1024 * 1024  # every part but the last (S3's rule)
 
+log = get_logger(__name__)
 Committer = Callable[[ResumableUpload], Awaitable[None]]
 
 
@@ -260,3 +265,24 @@ class Appender:
             await self._s3.delete_object(Bucket=self._bucket, Key=self._tail_key)
         if self._committed.upload_id is None:
             await self._sender.abort()  # begun by this request, never recorded
+
+
+async def delete_tail(s3: S3Client, bucket: str, key: str) -> None:
+    try:
+        await s3.delete_object(Bucket=bucket, Key=key)
+    except ClientError as exc:  # the lifecycle rule on the partial prefix is the backstop
+        log.warning("tus_tail_not_deleted", key=key, error=error_code(exc))
+
+
+async def remove_bytes(s3: S3Client, bucket: str, job: Job) -> None:
+    """Everything S3 holds of an unfinished upload: its multipart upload and its tail."""
+    progress = job.resumable
+    if progress is None:
+        return
+    if progress.upload_id is not None:
+        with contextlib.suppress(ClientError):
+            await s3.abort_multipart_upload(
+                Bucket=bucket, Key=job.object.key, UploadId=progress.upload_id
+            )
+    if progress.tail_key is not None:
+        await delete_tail(s3, bucket, progress.tail_key)

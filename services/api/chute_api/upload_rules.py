@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from chute_api.errors import UnknownProcessor, UnsupportedUploadType, UploadTooLarge
 from chute_api.settings import ApiSettings
 from chute_api.tenants import TenantBook
-from chute_core.content_types import matches
+from chute_core.content_types import SNIFF_BYTES, detect_type, matches, refine_type
 from chute_core.errors import UnsafeCallback
 from chute_core.settings import WebhookSettings
 from chute_core.webhooks import check_callback_url, resolve_safely
@@ -48,6 +48,13 @@ class UploadRules:
                 f"the content is {content_type}; this tenant may upload {allowed}"
             )
         raise UnsupportedUploadType(f"{content_type} is not allowed for this tenant")
+
+    def check_content(self, head: bytes, *, declared: str | None, filename: str | None) -> None:
+        """415 unless the type the file's first bytes show is one the tenant may upload."""
+        if self.content_types is None:
+            return
+        detected = refine_type(detect_type(head[:SNIFF_BYTES]), declared, filename)
+        self.check_type(detected, detected=True)
 
 
 @dataclass(frozen=True)

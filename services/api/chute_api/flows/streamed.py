@@ -15,7 +15,7 @@ from chute_api.errors import UploadRejected
 from chute_api.filenames import sanitize_filename
 from chute_api.s3_writer import ObjectWriter
 from chute_api.upload_rules import UploadRules
-from chute_core.content_types import SNIFF_BYTES, detect_type, refine_type
+from chute_core.content_types import SNIFF_BYTES
 from chute_core.errors import ChuteError, TransitionConflict
 from chute_core.job_store import JobStore
 from chute_core.jobs import Job, JobError, JobState, ObjectInfo, new_job, new_job_id
@@ -70,17 +70,6 @@ def _sniffed(head: list[bytes]) -> bytes:
     return b"".join(first)[:SNIFF_BYTES]
 
 
-def _check_type(upload: Upload, head: list[bytes]) -> None:
-    if upload.rules.content_types is None:
-        return
-    detected = refine_type(
-        detect_type(_sniffed(head)),
-        upload.incoming.content_type,
-        upload.incoming.filename,
-    )
-    upload.rules.check_type(detected, detected=True)
-
-
 @dataclass(frozen=True)
 class StreamedUploads:
     """Uploads whose bytes stream through the API."""
@@ -123,7 +112,10 @@ class StreamedUploads:
         tenant, incoming = upload.tenant, upload.incoming
         chunks = idle_limited(incoming.chunks, self.idle_timeout)
         head, whole = await _read_head(chunks, self.part_bytes)
-        _check_type(upload, head)  # before any AWS request
+        if upload.rules.content_types is not None:  # before any AWS request
+            upload.rules.check_content(
+                _sniffed(head), declared=incoming.content_type, filename=incoming.filename
+            )
         job_id = new_job_id()
         key = self.keys.incoming(tenant, job_id)
         parent = traceparent()

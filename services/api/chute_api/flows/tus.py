@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
 from starlette.requests import ClientDisconnect
 
 from chute_api import metrics
@@ -34,7 +30,6 @@ from chute_api.errors import (
     NotFound,
     OffsetMismatch,
     UploadGone,
-    UploadLocked,
     UploadRejected,
     UploadTimeout,
     UploadTooLarge,
@@ -42,11 +37,11 @@ from chute_api.errors import (
 from chute_api.filenames import sanitize_filename
 from chute_api.s3_writer import storable_type
 from chute_api.settings import ApiSettings
-from chute_api.tus_appender import Appender
+from chute_api.tus_appender import Appender, delete_tail, remove_bytes
+from chute_api.tus_lock import UploadLock, offset_of, refusal
 from chute_api.tus_protocol import Checksum
 from chute_api.upload_rules import UploadRules
-from chute_core.aws import QueueUrls, error_code
-from chute_core.content_types import detect_type, refine_type
+from chute_core.aws import QueueUrls
 from chute_core.errors import ChuteError, JobNotFound
 from chute_core.events import deadline_message
 from chute_core.jobs import (
@@ -70,11 +65,10 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_sqs import SQSClient
 
-__all__ = ["Creation", "TusUploads", "offset_of"]
+__all__ = ["Creation", "TusUploads"]
 
 log = get_logger(__name__)
 SQS_MAX_DELAY_SECONDS = 900
-LOCK_POLL_SECONDS = 0.2  # how often a PATCH waiting for the lock looks again
 
 
 @dataclass(frozen=True)
@@ -84,14 +78,6 @@ class Creation:
     metadata: dict[str, str]
     raw_metadata: str | None
     rules: UploadRules
-
-
-def offset_of(job: Job) -> int:
-    """What HEAD reports: a job past RECEIVING holds its whole object."""
-    assert job.resumable is not None
-    if job.state is JobState.RECEIVING or job.resumable.length is None:
-        return job.resumable.offset
-    return job.resumable.length
 
 
 @dataclass(frozen=True)
@@ -105,10 +91,6 @@ class TusUploads:
     queue: str
     job_ttl: timedelta
     api: ApiSettings
-
-    @property
-    def lock_seconds(self) -> float:
-        return self.api.tus_lock_seconds
 
     async def create(self, creation: Creation) -> Job:
         """A RECEIVING job for the upload, and its expiry check scheduled."""
@@ -181,30 +163,13 @@ class TusUploads:
         if job.state is not JobState.RECEIVING or offset != progress.offset:
             raise OffsetMismatch(f"the upload's offset is {offset_of(job)}, not {offset}")
         progress = self._with_length(progress, length, rules)
-        token = uuid.uuid4().hex
-        held = await self._hold(job.job_id, token, offset)
+        lock = UploadLock(self.jobs, job.job_id, lease_seconds=self.api.tus_lock_seconds)
+        held = await lock.take(offset)
         try:
-            async with self._renewing(job.job_id, token):
-                return await self._append(held, progress, token, checksum, chunks, rules)
+            async with lock.renewed():
+                return await self._append(held, progress, lock.token, checksum, chunks, rules)
         except LockConflict as lost:  # the lease lapsed mid-request and another took it
-            raise self._refusal(lost.current, offset) from None
-
-    async def _hold(self, job_id: str, token: str, offset: int) -> Job:
-        """Take the lock, waiting while another request holds it (as tusd does): until
-        it is released (then that request moved the offset: 409) or its lease lapses (a
-        replica died mid-PATCH), at most one lease. A client without `Expect:
-        100-continue` would otherwise send its whole chunk for each 423."""
-        deadline = time.monotonic() + self.lock_seconds
-        while True:
-            try:
-                return await self.jobs.hold(
-                    job_id, token=token, offset=offset, lease_seconds=self.lock_seconds
-                )
-            except LockConflict as conflict:
-                refusal = self._refusal(conflict.current, offset)
-                if not isinstance(refusal, UploadLocked) or time.monotonic() > deadline:
-                    raise refusal from None
-            await asyncio.sleep(LOCK_POLL_SECONDS)
+            raise refusal(lost.current, offset) from None
 
     def _with_length(
         self, progress: ResumableUpload, length: int | None, rules: UploadRules
@@ -220,33 +185,6 @@ class TusUploads:
         rules.check_size(length, what="Upload-Length")
         return progress.model_copy(update={"length": length})
 
-    def _refusal(self, current: Job | None, offset: int) -> ChuteError:
-        if current is None or current.resumable is None:
-            return NotFound("no such upload")
-        if current.state is JobState.RECEIVING and current.resumable.offset == offset:
-            until = current.upload_lock_until
-            left = (parse_iso(until) - utcnow()).total_seconds() if until else 1.0
-            return UploadLocked(max(1, math.ceil(left)))
-        return OffsetMismatch(f"the upload's offset is {offset_of(current)}, not {offset}")
-
-    @contextlib.asynccontextmanager
-    async def _renewing(self, job_id: str, token: str) -> AsyncIterator[None]:
-        """Renew the lock while the body streams; the lock is released on the way out
-        unless the request's last write released it already."""
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.lock_seconds / 3)
-                await self.jobs.renew(job_id, token=token, lease_seconds=self.lock_seconds)
-
-        task = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await asyncio.shield(self.jobs.release(job_id, token=token))
-
     async def _append(
         self,
         job: Job,
@@ -258,7 +196,7 @@ class TusUploads:
     ) -> Job:
         async def commit(step: ResumableUpload) -> None:
             await self.jobs.save(
-                job.job_id, token=token, progress=step, lease_seconds=self.lock_seconds
+                job.job_id, token=token, progress=step, lease_seconds=self.api.tus_lock_seconds
             )
 
         appender = Appender(
@@ -270,7 +208,9 @@ class TusUploads:
             metadata={"job-id": job.job_id, "tenant": job.tenant},
             progress=progress,
             part_bytes=self.api.upload_part_bytes,
-            check_head=lambda head: _check_type(rules, job, head),
+            check_head=lambda head: rules.check_content(
+                head, declared=job.object.content_type, filename=job.object.filename
+            ),
             commit=None if checksum is not None else commit,
         )
         limit = min(progress.length or rules.max_bytes, rules.max_bytes)
@@ -326,7 +266,7 @@ class TusUploads:
             lease_seconds=None,
         )
         if base.tail_key is not None and base.tail_key != kept.tail_key:
-            await self._delete_tail(base.tail_key)
+            await delete_tail(self.s3, self.bucket, base.tail_key)
         return saved
 
     async def _finish(self, job: Job, token: str, appender: Appender) -> Job:
@@ -339,15 +279,9 @@ class TusUploads:
         }
         finished = await self.jobs.finish(job.job_id, token=token, progress=done, details=details)
         if job.resumable is not None and job.resumable.tail_key is not None:
-            await self._delete_tail(job.resumable.tail_key)
+            await delete_tail(self.s3, self.bucket, job.resumable.tail_key)
         log.info("upload_accepted", job_id=job.job_id, tenant=job.tenant, size=stored.size)
         return finished
-
-    async def _delete_tail(self, key: str) -> None:
-        try:
-            await self.s3.delete_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:  # the lifecycle rule on the partial prefix is the backstop
-            log.warning("tus_tail_not_deleted", key=key, error=error_code(exc))
 
     async def _fail(self, job: Job, error: UploadRejected) -> None:
         """The content may not be uploaded: the job FAILED, its S3 leftovers gone."""
@@ -359,7 +293,7 @@ class TusUploads:
                 set_values={"error": JobError.from_exception(error).model_dump()},
                 remove=("upload_lock", "upload_lock_until"),
             )
-        await self.remove_leftovers(job)
+        await remove_bytes(self.s3, self.bucket, job)
 
     async def terminate(self, job: Job) -> None:
         """DELETE: the unfinished upload is CANCELLED and its bytes removed."""
@@ -375,23 +309,4 @@ class TusUploads:
             )
         except ChuteError:
             raise OffsetMismatch("the upload completed meanwhile: cancel its job instead") from None
-        await self.remove_leftovers(current)
-
-    async def remove_leftovers(self, job: Job) -> None:
-        progress = job.resumable
-        if progress is None:
-            return
-        if progress.upload_id is not None:
-            with contextlib.suppress(ClientError):
-                await self.s3.abort_multipart_upload(
-                    Bucket=self.bucket, Key=job.object.key, UploadId=progress.upload_id
-                )
-        if progress.tail_key is not None:
-            await self._delete_tail(progress.tail_key)
-
-
-def _check_type(rules: UploadRules, job: Job, head: bytes) -> None:
-    if rules.content_types is None:
-        return
-    detected = refine_type(detect_type(head), job.object.content_type, job.object.filename)
-    rules.check_type(detected, detected=True)
+        await remove_bytes(self.s3, self.bucket, current)

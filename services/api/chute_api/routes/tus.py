@@ -19,8 +19,9 @@ from chute_api.deps import (
     aws_available,
 )
 from chute_api.errors import NotAnOffsetStream
-from chute_api.flows.tus import Creation, offset_of
+from chute_api.flows.tus import Creation
 from chute_api.problems import PROBLEM_RESPONSES
+from chute_api.tus_lock import offset_of
 from chute_api.tus_protocol import (
     CHECKSUMS,
     EXTENSIONS,
