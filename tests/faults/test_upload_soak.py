@@ -2,11 +2,15 @@
 upload budget is what the chart gives a 512 MiB pod. Clients retry a refusal after its
 Retry-After. The API's RSS (sampled every 50 ms) stays under the pod's limit, the API
 never dies, every upload ends 202 and its job SUCCEEDED; the refusals left no job, no
-object and no multipart upload behind; the API's event loop answers within 200 ms at p99.
+object and no multipart upload behind; the API's event loop (/healthz) answers within
+200 ms at p99.
 
-The status request's own p99 (GET /v1/jobs) is printed, not asserted: here it measures
-moto, whose DynamoDB answers a query in about 0.4 s (median) while it ingests the soak's
-S3 parts on the same two cores; the API's share is the /healthz latency.
+A status request (GET of a job's status URL) is timed too and printed, not asserted:
+it misses the issue's 200 ms at p99 here (650 ms, 2026-12-02). DynamoDB runs in a moto
+process of its own (CHUTE_DYNAMODB_ENDPOINT_URL), as real DynamoDB is a fleet of its
+own, so that moto's S3 work does not queue it behind one interpreter: that took the
+p99 from about 800 ms only to 650. What is left is two cores shared by the load
+generator, two motos, the worker and an API streaming about 50 MB/s through Python.
 
 About two minutes of both cores: `make soak` runs it; `make test` does not (marker
 `soak`), to keep the suite inside its 15 minutes."""
@@ -18,17 +22,22 @@ import random
 import statistics
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
 
+from chute_core.settings import AwsSettings
+from chute_ops.bootstrap import bootstrap
 from chute_ops.retry_after import retry_after_seconds
+from chute_ops.teardown import teardown
 from tests.conftest import ServerFactory
 from tests.support.polling import wait_until
+from tests.support.processes import start_moto
 from tests.support.rss import TreeRssSampler
-from tests.support.stack import Stack
+from tests.support.stack import Stack, unique_pipeline
 
 MiB = 1024 * 1024
 POD_LIMIT = 512 * MiB
@@ -85,9 +94,10 @@ class StatusProbe(threading.Thread):
     """A status request and a liveness request every 100 ms from their own thread and
     connection, so their latency is the server's, not the load generator's loop."""
 
-    def __init__(self, api_url: str) -> None:
+    def __init__(self, api_url: str, status_path: str) -> None:
         super().__init__(daemon=True)
         self.api_url, self.status, self.loop = api_url, list[float](), list[float]()
+        self.status_path = status_path
         self.stop = threading.Event()
 
     def _timed(self, http: httpx.Client, path: str, into: list[float]) -> None:
@@ -98,7 +108,7 @@ class StatusProbe(threading.Thread):
     def run(self) -> None:
         with httpx.Client(base_url=self.api_url, timeout=30) as http:
             while not self.stop.wait(0.1):
-                self._timed(http, "/v1/jobs?limit=1", self.status)
+                self._timed(http, self.status_path, self.status)
                 self._timed(http, "/healthz", self.loop)
 
 
@@ -108,6 +118,22 @@ async def _soak(api_url: str) -> Tally:
     async with httpx.AsyncClient(base_url=api_url, timeout=300, limits=limits) as http:
         await asyncio.gather(*(_client(http, i, tally) for i in range(CLIENTS)))
     return tally
+
+
+@pytest.fixture
+def stack(aws: AwsSettings, tmp_path: Path) -> Iterator[Stack]:
+    """A pipeline whose DynamoDB table lives in a moto process of its own."""
+    dynamodb = start_moto(tmp_path)
+    split = Stack(
+        aws=aws.model_copy(update={"dynamodb_endpoint_url": dynamodb.url}),
+        pipeline=unique_pipeline(),
+    )
+    bootstrap(split.aws, split.pipeline)
+    try:
+        yield split
+    finally:
+        teardown(split.aws, split.pipeline)
+        dynamodb.stop()
 
 
 @pytest.mark.slow
@@ -122,7 +148,9 @@ def test_200_concurrent_large_uploads_stay_inside_a_512_mib_pod_and_none_is_lost
         CHUTE_API_UPLOAD_MEMORY_BYTES=str(BUDGET),
     )
     servers("worker", stack, CHUTE_LOG_LEVEL="WARNING")
-    probe = StatusProbe(api.url)
+    first = httpx.post(f"{api.url}/v1/uploads", content=b"the job whose status is asked")
+    assert first.status_code == 202, first.text
+    probe = StatusProbe(api.url, f"/v1/jobs/{first.json()['job_id']}")
     probe.start()
     started = time.monotonic()
     try:

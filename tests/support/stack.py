@@ -20,6 +20,7 @@ class Stack:
         p = self.pipeline
         return {
             "CHUTE_AWS_ENDPOINT_URL": self.aws.aws_endpoint_url or "",
+            "CHUTE_DYNAMODB_ENDPOINT_URL": self.aws.dynamodb_endpoint_url or "",
             "CHUTE_REGION": self.aws.region,
             "CHUTE_BUCKET": p.bucket,
             "CHUTE_TOPIC": p.topic,

@@ -54,8 +54,9 @@ def botocore_config(aws: AwsSettings) -> Config:
     )
 
 
-def _endpoint(aws: AwsSettings) -> dict[str, Any]:
-    return {"endpoint_url": aws.aws_endpoint_url} if aws.aws_endpoint_url else {}
+def _endpoint(aws: AwsSettings, service: str = "") -> dict[str, Any]:
+    url = (service == "dynamodb" and aws.dynamodb_endpoint_url) or aws.aws_endpoint_url
+    return {"endpoint_url": url} if url else {}
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ async def open_clients(stack: AsyncExitStack, aws: AwsSettings) -> AsyncClients:
     s3_kwargs = {**kwargs, "config": config.merge(Config(signature_version="s3v4"))}
     s3 = await stack.enter_async_context(session.client("s3", **s3_kwargs))
     sqs = await stack.enter_async_context(session.client("sqs", **kwargs))
-    dynamodb = await stack.enter_async_context(session.client("dynamodb", **kwargs))
+    dynamodb = await stack.enter_async_context(
+        session.client("dynamodb", **{**kwargs, **_endpoint(aws, "dynamodb")})
+    )
     for client in (s3, sqs, dynamodb):
         instrument_client(client)
     return AsyncClients(s3=s3, sqs=sqs, dynamodb=dynamodb)
@@ -97,5 +100,5 @@ class QueueUrls:
 def sync_client(service: str, aws: AwsSettings) -> Any:
     """A boto3 client for one-shot CLI work (bootstrap, DLQ tooling)."""
     return boto3.client(  # type: ignore[call-overload]
-        service, region_name=aws.region, config=botocore_config(aws), **_endpoint(aws)
+        service, region_name=aws.region, config=botocore_config(aws), **_endpoint(aws, service)
     )

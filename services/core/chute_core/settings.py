@@ -63,6 +63,9 @@ class AwsSettings(BaseSettings):
 
     region: str = "us-east-1"
     aws_endpoint_url: str | None = None
+    # DynamoDB at an endpoint of its own (DynamoDB Local, a second local AWS process);
+    # unset: CHUTE_AWS_ENDPOINT_URL, like every other service.
+    dynamodb_endpoint_url: str | None = None
     aws_max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     aws_max_pool_connections: Annotated[int, Field(ge=1, le=1000)] = 64
 
