@@ -17,7 +17,7 @@ from tests.conftest import ServerFactory
 from tests.support.keyed import keyed_api
 from tests.support.stack import Stack
 
-EXAMPLES_PER_OPERATION = 80
+EXAMPLES_PER_OPERATION = 50
 MINIMUM_REQUESTS = 500
 # tus PATCH bodies are bytes under their own media type.
 schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
