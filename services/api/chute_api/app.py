@@ -34,6 +34,7 @@ from chute_api.tenants import TenantBook
 from chute_api.trace_context import TraceContextMiddleware
 from chute_api.tus_protocol import TusProtocol
 from chute_api.upload_budget import UploadBudget, upload_reservation
+from chute_api.upload_deadlines import UploadDeadlines
 from chute_api.upload_rules import TenantRules
 from chute_core import __version__
 from chute_core.aws import QueueUrls, open_clients
@@ -107,6 +108,7 @@ def create_app(
             )
             await aws_health.check()  # the start-up check: logged, and the first state
             ttl = timedelta(days=pipeline.job_ttl_days)
+            deadlines = UploadDeadlines(sqs=clients.sqs, queues=queues, queue=pipeline.queue)
             app.state.chute = ApiState(
                 settings=api,
                 auth=Authenticator.from_settings(api, http),
@@ -125,22 +127,18 @@ def create_app(
                 direct=DirectUploads(
                     jobs=jobs,
                     s3=clients.s3,
-                    sqs=clients.sqs,
-                    queues=queues,
+                    deadlines=deadlines,
                     keys=keys,
                     bucket=pipeline.bucket,
-                    queue=pipeline.queue,
                     job_ttl=ttl,
                     api=api,
                 ),
                 tus=TusUploads(
                     jobs=jobs,
                     s3=clients.s3,
-                    sqs=clients.sqs,
-                    queues=queues,
+                    deadlines=deadlines,
                     keys=keys,
                     bucket=pipeline.bucket,
-                    queue=pipeline.queue,
                     job_ttl=ttl,
                     api=api,
                 ),

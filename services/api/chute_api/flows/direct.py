@@ -22,10 +22,10 @@ from botocore.exceptions import ClientError
 from chute_api.errors import BadUpload, JobStateConflict, UploadTooLarge
 from chute_api.filenames import sanitize_filename
 from chute_api.settings import ApiSettings
+from chute_api.upload_deadlines import UploadDeadlines
 from chute_api.upload_rules import UploadRules
-from chute_core.aws import QueueUrls, error_code
+from chute_core.aws import error_code
 from chute_core.errors import JobNotFound, PoisonMessage
-from chute_core.events import deadline_message
 from chute_core.job_store import JobStore
 from chute_core.jobs import (
     DirectUpload,
@@ -41,12 +41,10 @@ from chute_core.keys import ObjectKeys
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-    from types_aiobotocore_sqs import SQSClient
 
 __all__ = ["MAX_PARTS", "DirectUploads", "Plan", "Presigned", "StoredPart"]
 
 MAX_PARTS = 10_000
-SQS_MAX_DELAY_SECONDS = 900
 _REFUSED_PARTS = ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload")
 
 
@@ -100,11 +98,9 @@ def _b64(hex_digest: str) -> str:
 class DirectUploads:
     jobs: JobStore
     s3: S3Client
-    sqs: SQSClient
-    queues: QueueUrls
+    deadlines: UploadDeadlines
     keys: ObjectKeys
     bucket: str
-    queue: str
     job_ttl: timedelta
     api: ApiSettings
 
@@ -142,12 +138,7 @@ class DirectUploads:
         else:
             await self._multipart(plan, answer)
         await self.jobs.create(job)
-        # The deadline check: SQS delays at most 15 minutes; the worker waits out the rest.
-        await self.sqs.send_message(
-            QueueUrl=await self.queues.url(self.queue),
-            MessageBody=deadline_message(job_id, tenant),
-            DelaySeconds=min(SQS_MAX_DELAY_SECONDS, api.presign_seconds),
-        )
+        await self.deadlines.schedule(job_id, tenant, after_seconds=api.presign_seconds)
         return answer
 
     async def _post_form(self, plan: Plan, answer: Presigned) -> None:

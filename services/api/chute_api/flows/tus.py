@@ -40,10 +40,9 @@ from chute_api.settings import ApiSettings
 from chute_api.tus_appender import Appender, delete_tail, remove_bytes
 from chute_api.tus_lock import UploadLock, offset_of, refusal
 from chute_api.tus_protocol import Checksum
+from chute_api.upload_deadlines import UploadDeadlines
 from chute_api.upload_rules import UploadRules
-from chute_core.aws import QueueUrls
 from chute_core.errors import ChuteError, JobNotFound
-from chute_core.events import deadline_message
 from chute_core.jobs import (
     Job,
     JobError,
@@ -63,12 +62,10 @@ from chute_core.tracing import traceparent
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-    from types_aiobotocore_sqs import SQSClient
 
 __all__ = ["Creation", "TusUploads"]
 
 log = get_logger(__name__)
-SQS_MAX_DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -84,11 +81,9 @@ class Creation:
 class TusUploads:
     jobs: ResumableJobs
     s3: S3Client
-    sqs: SQSClient
-    queues: QueueUrls
+    deadlines: UploadDeadlines
     keys: ObjectKeys
     bucket: str
-    queue: str
     job_ttl: timedelta
     api: ApiSettings
 
@@ -121,10 +116,8 @@ class TusUploads:
             length=creation.length, expires=self._expiry(), metadata=creation.raw_metadata
         )
         await self.jobs.create(job)
-        await self.sqs.send_message(
-            QueueUrl=await self.queues.url(self.queue),
-            MessageBody=deadline_message(job_id, creation.tenant),
-            DelaySeconds=min(SQS_MAX_DELAY_SECONDS, self.api.tus_expire_seconds),
+        await self.deadlines.schedule(
+            job_id, creation.tenant, after_seconds=self.api.tus_expire_seconds
         )
         log.info("tus_upload_created", job_id=job_id, tenant=creation.tenant)
         return job
