@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from chute_api.errors import BadUpload, UploadTimeout
 
-__all__ = ["IncomingFile", "form_file", "idle_limited", "raw_file"]
+__all__ = ["IncomingFile", "declared_length", "form_file", "idle_limited", "raw_file"]
 
 FILE_FIELD = "file"
 MAX_PART_HEADER_BYTES = 16 * 1024
@@ -41,6 +41,12 @@ async def idle_limited(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIte
         except TimeoutError:
             raise UploadTimeout(f"no bytes received for {seconds:g} s") from None
         yield chunk
+
+
+def declared_length(request: Request) -> int | None:
+    """The body's Content-Length, when the client sent a valid one."""
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def raw_file(request: Request, filename: str | None) -> IncomingFile:

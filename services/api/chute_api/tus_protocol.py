@@ -1,6 +1,6 @@
 """The tus 1.0.0 wire protocol (https://tus.io/protocols/resumable-upload): its headers
 parsed into values, and the middleware every `/v1/tus` request passes through
-(`X-HTTP-Method-Override`, the `Tus-Resumable` check and answer header)."""
+(`X-HTTP-Method-Override`, the `Tus-Resumable` answer header), and the version check."""
 
 from __future__ import annotations
 
@@ -128,8 +128,7 @@ def http_date(moment: str) -> str:
 
 class TusProtocol:
     """On `/v1/tus` paths: honour X-HTTP-Method-Override (for clients that can send only
-    GET and POST), refuse a request without `Tus-Resumable: 1.0.0` with 412, and add
-    `Tus-Resumable` to every answer but OPTIONS'."""
+    GET and POST) and add `Tus-Resumable` to every answer but OPTIONS'."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -145,8 +144,6 @@ class TusProtocol:
         if scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        if headers.get("tus-resumable") != TUS_VERSION:
-            scope = {**scope, "chute.tus_refused": True}
 
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -156,7 +153,8 @@ class TusProtocol:
         await self.app(scope, receive, send_with_version)
 
 
-def require_version(scope: Scope) -> None:
-    """412 for a request the middleware found without `Tus-Resumable: 1.0.0`."""
-    if scope.get("chute.tus_refused"):
+def require_version(headers: Headers) -> None:
+    """412 for a request without `Tus-Resumable: 1.0.0` (checked by each route after
+    authentication, so that an anonymous caller learns nothing but 401)."""
+    if headers.get("tus-resumable") != TUS_VERSION:
         raise TusVersionUnsupported()

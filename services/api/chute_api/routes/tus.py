@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from chute_api.body import declared_length
 from chute_api.deps import (
     ReadTenantDep,
     RulesDep,
@@ -106,11 +107,6 @@ def _location(request: Request, job_id: str) -> str:
     return f"{str(request.base_url).rstrip('/')}{PREFIX}/{job_id}"
 
 
-def _length_header(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    return int(value) if value is not None and value.isdigit() else None
-
-
 async def _append_body(
     request: Request,
     job: Job,
@@ -126,7 +122,7 @@ async def _append_body(
         raise NotAnOffsetStream(f"a PATCH body must be {OFFSET_STREAM}")
     checksum = parse_checksum(request.headers)
     assert job.resumable is not None
-    declared = _length_header(request)
+    declared = declared_length(request)
     held = None if declared is None else declared + job.resumable.tail_bytes
     # Room for the buffers first: no byte read and no AWS request without it.
     async with budget.reserve(upload_reservation(settings.upload_part_bytes, held)):
@@ -160,7 +156,7 @@ async def create(
         default=None, max_length=2000, description="As for /v1/uploads (or `callback_url`)"
     ),
 ) -> Response:
-    require_version(request.scope)
+    require_version(request.headers)
     length = parse_length(request.headers, creating=True)
     raw_metadata = request.headers.get("upload-metadata")
     metadata = parse_metadata(raw_metadata)
@@ -179,7 +175,7 @@ async def create(
         )
     )
     headers = {"Location": _location(request, job.job_id)}
-    if _length_header(request) or "transfer-encoding" in request.headers:
+    if declared_length(request) or "transfer-encoding" in request.headers:
         job = await _append_body(  # creation-with-upload
             request,
             job,
@@ -202,7 +198,7 @@ async def create(
 async def offset(
     request: Request, uploads: TusUploadsDep, tenant: ReadTenantDep, upload_id: str = UploadId
 ) -> Response:
-    require_version(request.scope)
+    require_version(request.headers)
     job = await uploads.find(upload_id, tenant=tenant)
     assert job.resumable is not None
     headers = {**_progress_headers(job), "Cache-Control": "no-store"}
@@ -234,7 +230,7 @@ async def append(
     tenant: ReadTenantDep,
     upload_id: str = UploadId,
 ) -> Response:
-    require_version(request.scope)
+    require_version(request.headers)
     job = await uploads.find(upload_id, tenant=tenant)
     limits = await rules.for_upload(tenant, processors=None, callback_url=None)
     length = parse_length(request.headers, creating=False)
@@ -261,6 +257,6 @@ async def append(
 async def terminate(
     request: Request, uploads: TusUploadsDep, tenant: ReadTenantDep, upload_id: str = UploadId
 ) -> Response:
-    require_version(request.scope)
+    require_version(request.headers)
     await uploads.terminate(await uploads.find(upload_id, tenant=tenant))
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
-from chute_api.body import IncomingFile, form_file, raw_file
+from chute_api.body import IncomingFile, declared_length, form_file, raw_file
 from chute_api.deps import (
     IdempotencyDep,
     RulesDep,
@@ -53,11 +53,6 @@ _BODY_DOC = {
         },
     }
 }
-
-
-def _declared_length(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    return int(value) if value is not None and value.isdigit() else None
 
 
 @router.post(
@@ -109,7 +104,7 @@ async def create_upload(
         tenant, processors=parse_processor_list(processors), callback_url=callback_url
     )
     digest = expected_sha256(request.headers)
-    length = _declared_length(request)
+    length = declared_length(request)
     limits.check_size(length, what="declared length")
     # Room for the body's buffers first: no byte read and no AWS request without it.
     async with budget.reserve(upload_reservation(settings.upload_part_bytes, length)):
