@@ -42,13 +42,18 @@ lint: $(BIN)/chute
 # its chromium package is the browser the upload page's tests drive (never a download);
 # Node.js and npm run the JavaScript tus client (tests/clients/tus-js).
 SYSTEM_PACKAGES := prometheus chromium nodejs npm
+# Only the packages whose commands are missing: a machine whose Node.js comes from
+# NodeSource already has npm, and Debian's npm package conflicts with that nodejs.
+MISSING_PACKAGES = $(strip $(if $(shell command -v promtool && command -v prometheus),,prometheus) \
+  $(if $(shell command -v chromium),,chromium) $(if $(shell command -v node),,nodejs) \
+  $(if $(shell command -v npm),,npm))
 system-tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v chromium >/dev/null && command -v node >/dev/null && command -v npm >/dev/null || { \
+	@missing="$(MISSING_PACKAGES)"; [ -z "$$missing" ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES))) >/dev/null; \
+	    (apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing)) >/dev/null; \
 	  else \
-	    echo "make: the tests need promtool, prometheus, chromium, node and npm: install Debian's 'prometheus', 'chromium', 'nodejs' and 'npm' packages (as root: apt-get install $(SYSTEM_PACKAGES))" >&2; \
+	    echo "make: the tests need promtool, prometheus, chromium, node and npm: install Debian's $$missing (as root: apt-get install $$missing)" >&2; \
 	    exit 1; \
 	  fi; }
 
