@@ -54,6 +54,15 @@ def botocore_config(aws: AwsSettings) -> Config:
     )
 
 
+def _s3_config() -> Config:
+    """SigV4 for S3 too: presigned URLs are then accepted in every region (SigV2 is not).
+    The payload is not hashed into the signature: every body chute sends carries a
+    flexible checksum S3 verifies (parts and small uploads their SHA-256, other puts
+    botocore's default CRC32), which is what botocore already does over HTTPS; over
+    plain HTTP (a local AWS) it would hash every byte once more on the event loop."""
+    return Config(signature_version="s3v4", s3={"payload_signing_enabled": False})
+
+
 def _endpoint(aws: AwsSettings, service: str = "") -> dict[str, Any]:
     url = (service == "dynamodb" and aws.dynamodb_endpoint_url) or aws.aws_endpoint_url
     return {"endpoint_url": url} if url else {}
@@ -71,8 +80,7 @@ async def open_clients(stack: AsyncExitStack, aws: AwsSettings) -> AsyncClients:
     session = aioboto3.Session()
     config = botocore_config(aws)
     kwargs = {"region_name": aws.region, "config": config, **_endpoint(aws)}
-    # SigV4 for S3 too: presigned URLs are then accepted in every region (SigV2 is not).
-    s3_kwargs = {**kwargs, "config": config.merge(Config(signature_version="s3v4"))}
+    s3_kwargs = {**kwargs, "config": config.merge(_s3_config())}
     s3 = await stack.enter_async_context(session.client("s3", **s3_kwargs))
     sqs = await stack.enter_async_context(session.client("sqs", **kwargs))
     dynamodb = await stack.enter_async_context(
