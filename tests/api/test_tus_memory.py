@@ -36,7 +36,9 @@ def test_api_peak_rss_growth_over_a_1_gib_tus_upload_stays_under_64_mib(
         )
         assert r.status_code == 204, r.text
     growth = api.rss_peak_bytes() - baseline
-    job = httpx.get(f"{api.url}/v1/jobs/{location.rsplit('/', 1)[1]}").json()
+    status = httpx.get(f"{api.url}/v1/jobs/{location.rsplit('/', 1)[1]}")
+    assert status.status_code == 200, status.text
+    job = status.json()
     assert job["object"]["size"] == TUS_BYTES
     assert job["state"] in ("QUEUED", "PROCESSING", "SUCCEEDED")
     print(f"peak RSS growth for a {TUS_BYTES // MiB} MiB tus upload: {growth / MiB:.1f} MiB")
