@@ -1,8 +1,11 @@
 """Are S3 and DynamoDB reachable from this replica? A background check answers it on an interval,
 for metrics, logs and a fast 503. It is never readiness: an S3 or DynamoDB blip would
 take every API replica out of its Service at once, and the edge would answer 503 to
-everything, reads included. While the last check failed, requests that need AWS get
-503 `dependency-unavailable` with Retry-After at once instead of waiting out timeouts."""
+everything, reads included. While the last `failures_to_open` checks of a dependency
+failed, requests that need AWS get 503 `dependency-unavailable` with Retry-After at once
+instead of waiting out timeouts. One failed check is not enough: a dependency busy for a
+moment (a check timed out while it assembled a 1 GiB multipart upload, seen here) would
+otherwise fail every request for a whole interval, requests it would have answered."""
 
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ class AwsHealth:
     bucket: str
     table: str
     timeout: float = 3.0
+    failures_to_open: int = 2  # consecutive failed checks before requests fail fast
     last: dict[str, str] = field(default_factory=dict)  # dependency -> "ok" | "error: …"
+    _failed_checks: dict[str, int] = field(default_factory=dict)  # consecutive, per name
 
     async def check(self) -> dict[str, str]:
         """Each dependency's state now ("ok" or "error: <type>"), remembered in `last`."""
@@ -52,12 +57,17 @@ class AwsHealth:
             if self.last.get(name) != state:
                 level = log.info if state == "ok" else log.warning
                 level("dependency_state", dependency=name, state=state)
+            self._failed_checks[name] = 0 if state == "ok" else self._failed_checks.get(name, 0) + 1
         self.last = now
         return now
 
+    def failing_fast(self) -> list[str]:
+        """The dependencies whose last `failures_to_open` checks failed."""
+        return sorted(n for n, f in self._failed_checks.items() if f >= self.failures_to_open)
+
     def require_available(self) -> None:
-        """503 at once while the last check found a dependency down."""
-        if any(state != "ok" for state in self.last.values()):
+        """503 at once while the last checks found a dependency down."""
+        if self.failing_fast():
             raise DependencyUnavailable()
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:

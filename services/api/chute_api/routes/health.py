@@ -34,5 +34,7 @@ async def readyz(aws_health: AwsHealthDep, budget: UploadBudgetDep) -> JSONRespo
     full_for = budget.exhausted_for()
     checks["upload_budget"] = f"full for {full_for:.1f} s" if full_for else "ok"
     return JSONResponse(
-        {"ready": budget.ready, "checks": checks}, status_code=200 if budget.ready else 503
+        # fail_fast: the dependencies whose requests get 503 at once (aws_health.py)
+        {"ready": budget.ready, "checks": checks, "fail_fast": aws_health.failing_fast()},
+        status_code=200 if budget.ready else 503,
     )
