@@ -163,6 +163,7 @@ def test_health_and_readiness_answer(api: Server) -> None:
     assert ready == {
         "ready": True,
         "checks": {"s3": "ok", "dynamodb": "ok", "upload_budget": "ok"},
+        "fail_fast": [],
     }
 
 
