@@ -41,7 +41,6 @@ lint: $(BIN)/chute
 # Debian's prometheus package gives the tests promtool and a real Prometheus server;
 # its chromium package is the browser the upload page's tests drive (never a download);
 # Node.js and npm run the JavaScript tus client (tests/clients/tus-js).
-SYSTEM_PACKAGES := prometheus chromium nodejs npm
 # Only the packages whose commands are missing: a machine whose Node.js comes from
 # NodeSource already has npm, and Debian's npm package conflicts with that nodejs.
 MISSING_PACKAGES = $(strip $(if $(shell command -v promtool && command -v prometheus),,prometheus) \
