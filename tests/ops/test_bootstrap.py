@@ -1,6 +1,8 @@
 import json
 from typing import Any
 
+from chute_core.due import DUE_INDEX
+from chute_core.job_store import TENANT_INDEX
 from chute_ops.bootstrap import bootstrap
 from tests.support.processes import run_chute
 from tests.support.stack import Stack
@@ -60,8 +62,10 @@ def test_bootstrap_configures_every_resource_as_designed(stack: Stack) -> None:
     assert tails["Filter"]["Prefix"] == p.partial_prefix
     assert tails["Expiration"] == {"Days": 2}
     assert snap["table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    (index,) = snap["table"]["GlobalSecondaryIndexes"]
-    assert [k["AttributeName"] for k in index["KeySchema"]] == ["tenant", "created_at"]
+    indexes = {i["IndexName"]: i for i in snap["table"]["GlobalSecondaryIndexes"]}
+    keys = {name: [k["AttributeName"] for k in i["KeySchema"]] for name, i in indexes.items()}
+    assert keys == {TENANT_INDEX: ["tenant", "created_at"], DUE_INDEX: ["due_shard", "due_at"]}
+    assert indexes[DUE_INDEX]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert snap["ttl"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     assert json.loads(snap["topic"]["Policy"])["Statement"][0]["Condition"]["ArnLike"] == {
         "aws:SourceArn": f"arn:aws:s3:::{p.bucket}"
@@ -87,6 +91,24 @@ def test_bootstrap_repairs_drifted_queue_attributes(stack: Stack) -> None:
     assert attrs["Attributes"]["VisibilityTimeout"] == str(
         stack.pipeline.visibility_timeout_seconds
     )
+    assert bootstrap(stack.aws, stack.pipeline) == []
+
+
+def test_bootstrap_adds_the_due_index_to_a_table_from_before_the_reconciler(
+    stack: Stack,
+) -> None:
+    ddb = stack.client("dynamodb")
+    ddb.update_table(
+        TableName=stack.pipeline.table,
+        GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": DUE_INDEX}}],
+    )
+    (change,) = bootstrap(stack.aws, stack.pipeline)
+    assert (change.resource, change.action) == (
+        f"table {stack.pipeline.table} index {DUE_INDEX}",
+        "created",
+    )
+    table = ddb.describe_table(TableName=stack.pipeline.table)["Table"]
+    assert DUE_INDEX in {i["IndexName"] for i in table["GlobalSecondaryIndexes"]}
     assert bootstrap(stack.aws, stack.pipeline) == []
 
 

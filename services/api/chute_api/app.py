@@ -98,7 +98,7 @@ def create_app(
             send_bodies_uncopied(clients.s3)
             http = await stack.enter_async_context(httpx.AsyncClient())
             keys = ObjectKeys.from_settings(pipeline)
-            jobs = ResumableJobs(clients.dynamodb, pipeline.table)
+            jobs = ResumableJobs.for_pipeline(clients.dynamodb, pipeline)
             queues = QueueUrls(clients.sqs)
             aws_health = AwsHealth(
                 s3=clients.s3,

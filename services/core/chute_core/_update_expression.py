@@ -62,6 +62,14 @@ class UpdateExpression:
     def _set(self, attr: str, value: Any) -> None:
         self._sets.append(f"{self.name(attr)} = {self.value(value)}")
 
+    def due(self, shard: str, at: int | None) -> None:
+        """Record the job's deadline in the due index, or (None) take it out."""
+        if at is None:
+            self._removes += [self.name("due_at"), self.name("due_shard")]
+        else:
+            self._set("due_at", at)
+            self._set("due_shard", shard)
+
     def states_in(self, states: Iterable[JobState]) -> str:
         refs = [self.value(s.value) for s in sorted(states)]
         return f"#state = {refs[0]}" if len(refs) == 1 else f"#state IN ({', '.join(refs)})"

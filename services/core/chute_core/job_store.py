@@ -5,21 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chute_core._update_expression import UpdateExpression as _Update
 from chute_core.aws import error_code
+from chute_core.due import DUE_FIELDS, DuePolicy, shard_of
 from chute_core.errors import ChuteError, JobNotFound, TransitionConflict
 from chute_core.jobs import SOURCES, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import valid_job_id
+from chute_core.settings import PipelineSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
-__all__ = ["TENANT_INDEX", "JobStore"]
+__all__ = ["DUE_FIELDS", "TENANT_INDEX", "JobStore"]
 
 TENANT_INDEX = "tenant-created_at"  # GSI: a tenant's jobs, newest first
 
@@ -69,15 +71,25 @@ def _is_condition_failure(exc: ClientError) -> bool:
 class JobStore:
     """Reads and writes job records; only `transition` and `claim` ever change `state`."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, *, due: DuePolicy | None = None) -> None:
         self._client = client
         self._table = table
+        self.due = due or DuePolicy()
+
+    @classmethod
+    def for_pipeline(cls, client: DynamoDBClient, pipeline: PipelineSettings) -> Self:
+        """The store of the pipeline's table, with its deadlines."""
+        return cls(client, pipeline.table, due=DuePolicy.from_settings(pipeline))
 
     async def create(self, job: Job) -> None:
+        item = job.model_dump(mode="json", exclude_none=True)
+        due_at = self.due.for_new(job, utcnow())
+        if due_at is not None:
+            item.update(due_at=due_at, due_shard=shard_of(job.job_id))
         try:
             await self._client.put_item(
                 TableName=self._table,
-                Item=_to_item(job.model_dump(mode="json", exclude_none=True)),
+                Item=_to_item(item),
                 ConditionExpression="attribute_not_exists(job_id)",
             )
         except ClientError as exc:
@@ -137,9 +149,11 @@ class JobStore:
                 break
         return jobs, last
 
-    async def annotate(self, job_id: str, values: Mapping[str, Any]) -> Job:
+    async def annotate(
+        self, job_id: str, values: Mapping[str, Any], *, remove: Iterable[str] = ()
+    ) -> Job:
         """Set attributes other than `state` (measurements, results) on an existing job."""
-        update = _Update(set_values=values)
+        update = _Update(set_values=values, remove=tuple(remove))
         try:
             return _from_item(await self._apply(job_id, update, "attribute_exists(job_id)"))
         except _Conflict:
@@ -155,6 +169,7 @@ class JobStore:
         lease_owner: str | None = None,
         set_values: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
+        due_was: int | None = None,
         returning: Literal[True] = True,
     ) -> Job: ...
 
@@ -168,6 +183,7 @@ class JobStore:
         lease_owner: str | None = None,
         set_values: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
+        due_was: int | None = None,
         returning: bool,
     ) -> Job | None: ...
 
@@ -180,17 +196,31 @@ class JobStore:
         lease_owner: str | None = None,
         set_values: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
+        due_was: int | None = None,
         returning: bool = True,
     ) -> Job | None:
         """Move the job to `target` if it is in one of `sources` (and, with `lease_owner`,
-        still leased by it). Raise TransitionConflict with the current record otherwise.
-        The new record is returned unless `returning=False`: DynamoDB then sends none
-        back and nothing is parsed (a worker's finish and heartbeats need none)."""
-        update = _Update(target=target, set_values=set_values or {}, remove=tuple(remove))
-        condition = update.states_in(sources if sources is not None else SOURCES[target])
+        still leased by it; with `due_was`, still due then). Raise TransitionConflict with
+        the current record otherwise. The new record is returned unless `returning=False`:
+        DynamoDB then sends none back and nothing is parsed (a worker's finish and
+        heartbeats need none).
+
+        The deadline follows the target (`DuePolicy.on_enter`) unless `set_values` names
+        `due_at` (None: no deadline); a move within one state (a heartbeat) keeps it."""
+        values = dict(set_values or {})
+        sources = frozenset(sources if sources is not None else SOURCES[target])
+        explicit = "due_at" in values
+        due_at = values.pop("due_at", None)
+        update = _Update(target=target, set_values=values, remove=tuple(remove))
+        if explicit or sources != {target}:
+            at = due_at if explicit else self.due.on_enter(target, values, utcnow())
+            update.due(shard_of(job_id), at)
+        condition = update.states_in(sources)
         if lease_owner is not None:
             condition = f"({condition}) AND #lease_owner = {update.value(lease_owner)}"
             update.names["#lease_owner"] = "lease_owner"
+        if due_was is not None:
+            condition = f"({condition}) AND {update.name('due_at')} = {update.value(due_was)}"
         item = await self._transition(job_id, update, condition, returning=returning)
         return _from_item(item) if returning else None
 
@@ -200,18 +230,16 @@ class JobStore:
         under an expired lease (its worker died), or terminal when `etag` names a newer
         object than the one processed (a genuinely new upload, not a duplicate event)."""
         now = utcnow()
+        lease = {"lease_expires_at": iso(now + timedelta(seconds=lease_seconds))}
         update = _Update(
             target=JobState.PROCESSING,
-            set_values={
-                "lease_owner": owner,
-                "lease_expires_at": iso(now + timedelta(seconds=lease_seconds)),
-                "started_at": iso(now),
-            },
+            set_values={"lease_owner": owner, **lease, "started_at": iso(now)},
             remove=("error",),
             count_attempt=True,
             now=iso(now),
         )
         update.names["#lease_expires_at"] = "lease_expires_at"
+        update.due(shard_of(job_id), self.due.on_enter(JobState.PROCESSING, lease, now))
         condition = (
             f"({update.states_in(SOURCES[JobState.PROCESSING])})"
             f" OR (#state = {update.value(JobState.PROCESSING.value)}"

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import uuid_utils
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chute_core.errors import ChuteError
 
@@ -199,6 +199,11 @@ class Job(BaseModel):
     upload_lock: str | None = None  # the tus PATCH holding the upload, until …
     upload_lock_until: str | None = None
     expires_at: int
+    # The reconciler's bookkeeping (chute_core.due), never part of the API's answers:
+    # when the job becomes overdue (epoch seconds; None once terminal and notified) and
+    # how many times the reconciler has re-published its event.
+    due_at: int | None = Field(default=None, exclude=True)
+    republished: int = Field(default=0, exclude=True)
 
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from chute_core._update_expression import UpdateExpression as _Update
+from chute_core.due import shard_of
 from chute_core.errors import ChuteError, JobNotFound
 from chute_core.job_store import JobStore, _Conflict, _from_item
 from chute_core.jobs import Job, JobError, JobState, ResumableUpload, iso, utcnow
@@ -105,6 +106,7 @@ class ResumableJobs(JobStore):
             set_values={"error": error.model_dump(), "finished_at": now},
             remove=LOCK_FIELDS,
         )
+        update.due(shard_of(job.job_id), None)
         condition = (
             f"{update.states_in({JobState.RECEIVING})}"
             f" AND {update.name('resumable')}.{update.name('expires')}"

@@ -88,6 +88,12 @@ class PipelineSettings(BaseSettings):
     visibility_timeout_seconds: Annotated[int, Field(ge=1, le=43200)] = 60
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # When a job that nothing has moved becomes overdue for the reconciler: a QUEUED job
+    # after this long, any other deadline (upload deadline, tus expiry, lease) after its
+    # grace. It must exceed the API's upload idle timeout (a live stream sends a part at
+    # least that often) and should exceed how long a message normally waits in the queue.
+    stuck_after_seconds: Annotated[float, Field(ge=1, le=86400)] = 600.0
+    overdue_grace_seconds: Annotated[float, Field(ge=0, le=86400)] = 60.0
     # Seconds between polls of the queues' depth (API and worker; the gauges and alerts).
     queue_poll_seconds: Annotated[float, Field(gt=0, le=300)] = 5.0
     # Web origins that may upload from a browser: the bucket's CORS rules (bootstrap)

@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chute_core.aws import MISSING_QUEUE_CODES, error_code, sync_client
+from chute_core.due import DUE_INDEX
 from chute_core.job_store import TENANT_INDEX
 from chute_core.settings import AwsSettings, PipelineSettings
 from chute_ops.bootstrap_bucket import BucketSteps, Change
@@ -155,7 +156,15 @@ class _Reconciler(BucketSteps):
     def table(self) -> None:
         name = self.p.table
         try:
-            self.ddb.describe_table(TableName=name)
+            described = self.ddb.describe_table(TableName=name)["Table"]
+            indexes = {i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])}
+            if DUE_INDEX not in indexes:  # a table from before the reconciler
+                self.ddb.update_table(
+                    TableName=name,
+                    AttributeDefinitions=_DUE_ATTRIBUTES,
+                    GlobalSecondaryIndexUpdates=[{"Create": _DUE_INDEX_SPEC}],
+                )
+                self.note(f"table {name} index {DUE_INDEX}", "created")
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
@@ -167,8 +176,10 @@ class _Reconciler(BucketSteps):
                     {"AttributeName": "job_id", "AttributeType": "S"},
                     {"AttributeName": "tenant", "AttributeType": "S"},
                     {"AttributeName": "created_at", "AttributeType": "S"},
+                    *_DUE_ATTRIBUTES,
                 ],
                 GlobalSecondaryIndexes=[
+                    _DUE_INDEX_SPEC,
                     {
                         "IndexName": TENANT_INDEX,
                         "KeySchema": [
@@ -176,7 +187,7 @@ class _Reconciler(BucketSteps):
                             {"AttributeName": "created_at", "KeyType": "RANGE"},
                         ],
                         "Projection": {"ProjectionType": "ALL"},
-                    }
+                    },
                 ],
             )
             self.ddb.get_waiter("table_exists").wait(TableName=name)
@@ -190,6 +201,23 @@ class _Reconciler(BucketSteps):
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
             )
             self.note(f"table {name} TTL on expires_at", "updated")
+
+
+_DUE_ATTRIBUTES: list[Any] = [
+    {"AttributeName": "due_shard", "AttributeType": "S"},
+    {"AttributeName": "due_at", "AttributeType": "N"},
+]
+# Sparse (only jobs with a deadline have the keys) and KEYS_ONLY: the reconciler reads
+# each overdue job consistently from the table anyway, and a smaller index entry costs
+# less to write on every transition.
+_DUE_INDEX_SPEC: Any = {
+    "IndexName": DUE_INDEX,
+    "KeySchema": [
+        {"AttributeName": "due_shard", "KeyType": "HASH"},
+        {"AttributeName": "due_at", "KeyType": "RANGE"},
+    ],
+    "Projection": {"ProjectionType": "KEYS_ONLY"},
+}
 
 
 def _service_may(

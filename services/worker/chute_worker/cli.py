@@ -28,7 +28,7 @@ def _with_dlq(action: Callable[..., Awaitable[T]]) -> T:
             clients = await open_clients(stack, aws)
             dlq = Dlq(
                 sqs=clients.sqs,
-                jobs=JobStore(clients.dynamodb, pipeline.table),
+                jobs=JobStore.for_pipeline(clients.dynamodb, pipeline),
                 keys=ObjectKeys.from_settings(pipeline),
                 queue=pipeline.queue,
                 dlq=pipeline.dlq_name,

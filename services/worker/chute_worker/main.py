@@ -66,7 +66,7 @@ async def run_worker(
         chain = ProcessorChain(
             registry=registry, router=router, pool=pool, spool=spool, s3=clients.s3, keys=keys
         )
-        store = ResumableJobs(clients.dynamodb, pipeline.table)
+        store = ResumableJobs.for_pipeline(clients.dynamodb, pipeline)
         http = await stack.enter_async_context(httpx.AsyncClient())
         webhooks = WebhookSender(load(WebhookSettings), store, http)
         runner = JobRunner(

@@ -188,6 +188,12 @@ class JobRunner:
     def _notifies(self, job: Job) -> bool:  # a webhook needs the terminal record read back
         return self.webhooks is not None and bool(self.webhooks.target(job))
 
+    def _until_delivered(self, job: Job, values: dict[str, object]) -> dict[str, object]:
+        """A terminal job with a webhook keeps a deadline until its delivery is recorded."""
+        if self.webhooks is not None and self._notifies(job):
+            values["due_at"] = self.webhooks.pending_until(time.time())
+        return values
+
     def _finished(
         self, attempt: Attempt, result: ProcessingResult, outcome: str, after: Job | None
     ) -> None:
@@ -200,6 +206,7 @@ class JobRunner:
 
     async def _succeed(self, attempt: Attempt, result: ProcessingResult) -> Decision:
         job, values = attempt.job, _finish_values(attempt, result, error=None, final=True)
+        self._until_delivered(job, values)
         try:
             finished = await self.store.transition(
                 job.job_id,
@@ -234,6 +241,8 @@ class JobRunner:
             attempts=job.attempts,
         )
         values = _finish_values(attempt, result, error=error, final=plan.final)
+        if plan.final:
+            self._until_delivered(job, values)
         try:
             after = await self.store.transition(
                 job.job_id,

@@ -3,8 +3,11 @@ up to CHUTE_WEBHOOK_MAX_SECONDS, the outcome recorded on the job.
 
 The target is re-checked at every attempt after DNS resolution (no private, loopback
 or link-local addresses unless allowed) and redirects are not followed. Deliveries run
-beside the queue work; on shutdown they get the grace period, and a delivery cut short
-by a crash is not resumed (poll GET /v1/jobs/{id} as the fallback)."""
+beside the queue work; on shutdown they get the grace period. A terminal job waiting
+for its delivery keeps a deadline (`pending_until`), which the outcome's record removes:
+a delivery cut short by a crash is found overdue and sent again by the reconciler, with
+the same `Chute-Delivery` id (derived from the job and its terminal record), so that
+receivers dedupe it."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from chute_core.due import DUE_FIELDS
 from chute_core.errors import UnsafeCallback
 from chute_core.job_store import JobStore
 from chute_core.jobs import Job, iso, utcnow
@@ -28,10 +32,19 @@ from chute_core.webhooks import (
 )
 from chute_worker import metrics
 
-__all__ = ["WebhookSender"]
+__all__ = ["WebhookSender", "delivery_id"]
 
 log = get_logger(__name__)
 FIRST_DELAY_SECONDS = 1.0
+GRACE_SECONDS = 60.0  # beyond the delivery's own time limit, before it counts as cut short
+_DELIVERIES = uuid.UUID("5d1a8f8e-8d36-4d7e-9a5e-0c6b7d0b9c11")
+
+
+def delivery_id(job: Job) -> str:
+    """The same id for every attempt to deliver one terminal record of the job."""
+    return str(uuid.uuid5(_DELIVERIES, f"{job.job_id}/{job.state}/{job.finished_at}"))
+
+
 MAX_DELAY_SECONDS = 60.0
 
 
@@ -46,6 +59,10 @@ class WebhookSender:
         """Where the job's terminal record will be delivered (so it must be read back),
         or None."""
         return job.callback_url if self._settings.webhook_secret is not None else None
+
+    def pending_until(self, now: float) -> int:
+        """The deadline of a terminal job whose delivery has not been recorded yet."""
+        return int(now + self._settings.webhook_max_seconds + GRACE_SECONDS) + 1
 
     def schedule(self, job: Job) -> None:
         url = self.target(job)
@@ -67,7 +84,7 @@ class WebhookSender:
         assert self._settings.webhook_secret is not None
         secret = self._settings.webhook_secret.get_secret_value().encode()
         body = job.model_dump_json(exclude_none=True).encode()
-        delivery = str(uuid.uuid4())
+        delivery = delivery_id(job)
         deadline = time.monotonic() + self._settings.webhook_max_seconds
         delay = FIRST_DELAY_SECONDS
         attempts = 0
@@ -124,6 +141,6 @@ class WebhookSender:
         metrics.WEBHOOK_DELIVERIES.labels(outcome=record["outcome"]).inc()
         log.info("webhook_" + record["outcome"], job_id=job.job_id, attempts=attempts)
         try:
-            await self._store.annotate(job.job_id, {"webhook": record})
+            await self._store.annotate(job.job_id, {"webhook": record}, remove=DUE_FIELDS)
         except Exception as exc:  # the delivery happened; only its record is missing
             log.warning("webhook_record_failed", job_id=job.job_id, error=str(exc))
