@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from chute_core.errors import PoisonMessage
 
-__all__ = ["ObjectCreated", "S3TestEvent", "UploadDeadline", "deadline_message", "parse_body"]
+__all__ = [
+    "ObjectCreated",
+    "S3TestEvent",
+    "UploadDeadline",
+    "deadline_message",
+    "object_created_message",
+    "parse_body",
+]
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,21 @@ DEADLINE_KIND = "chute.upload-deadline"
 
 def deadline_message(job_id: str, tenant: str) -> str:
     return json.dumps({"kind": DEADLINE_KIND, "job_id": job_id, "tenant": tenant})
+
+
+def object_created_message(bucket: str, key: str, *, size: int, etag: str) -> str:
+    """The event S3 would have sent for a stored object, as the reconciler re-sends it
+    when the original was lost (raw delivery shape; `eventSource` tells them apart)."""
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "chute:reconciler",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": bucket},
+            "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag},
+        },
+    }
+    return json.dumps({"Records": [record]})
 
 
 def parse_body(body: str) -> list[ObjectCreated] | S3TestEvent | UploadDeadline:

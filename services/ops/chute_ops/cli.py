@@ -46,6 +46,31 @@ def bootstrap_command() -> None:
 
 
 @app.command()
+def reconcile(
+    once: Annotated[bool, typer.Option("--once", help="Run one pass and exit.")] = False,
+    every: Annotated[
+        float | None,
+        typer.Option("--every", min=1.0, help="Run a pass every SECONDS until SIGTERM."),
+    ] = None,
+) -> None:
+    """Find overdue jobs and repair what a hop lost (docs/reliability.md)."""
+    import asyncio
+
+    from chute_core.logs import configure_logging
+    from chute_ops.reconciler.main import reconcile as run
+    from chute_ops.reconciler.main import summary
+    from chute_ops.settings import ReconcilerSettings
+
+    if once == (every is not None):
+        raise typer.BadParameter("give exactly one of --once or --every SECONDS")
+    aws, pipeline = load(AwsSettings), load(PipelineSettings)
+    settings = load(ReconcilerSettings)
+    configure_logging()
+    echo = lambda report: typer.echo(summary(report))  # noqa: E731
+    asyncio.run(run(aws, pipeline, settings, every=every, on_pass=echo))
+
+
+@app.command()
 def dev() -> None:
     """Run moto, bootstrap, the API and a worker locally until Ctrl-C."""
     from chute_ops.dev import run_dev

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings
 
 from chute_core.settings import CONFIG, Port
 
-__all__ = ["ClientSettings", "DevSettings"]
+__all__ = ["ClientSettings", "DevSettings", "ReconcilerSettings"]
 
 
 class DevSettings(BaseSettings):
@@ -22,6 +22,19 @@ class DevSettings(BaseSettings):
     dev_ready_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     dev_api_key: SecretStr | None = None  # fixes the development key's value
     api_keys_file: Path | None = None  # chute dev adds its key here (more tenants welcome)
+
+
+class ReconcilerSettings(BaseSettings):
+    """`chute reconcile` (docs/reliability.md, "The reconciler")."""
+
+    model_config = CONFIG
+
+    reconcile_batch: Annotated[int, Field(ge=1, le=100_000)] = 1000  # jobs per pass, at most
+    # A job whose event was re-sent this many times and still did not arrive fails
+    # (`event_lost`); between tries the reconciler waits stuck-after x 2^tries.
+    reconcile_max_republish: Annotated[int, Field(ge=1, le=20)] = 5
+    reconciler_metrics_port: Port | None = None  # --every: serve /metrics here
+    reconciler_pushgateway: str | None = None  # --once: push the pass's metrics here
 
 
 class ClientSettings(BaseSettings):

@@ -60,6 +60,11 @@ class WebhookSender:
         or None."""
         return job.callback_url if self._settings.webhook_secret is not None else None
 
+    @property
+    def max_seconds(self) -> float:
+        """How long one delivery may take, its retries included."""
+        return self._settings.webhook_max_seconds
+
     def pending_until(self, now: float) -> int:
         """The deadline of a terminal job whose delivery has not been recorded yet."""
         return int(now + self._settings.webhook_max_seconds + GRACE_SECONDS) + 1
