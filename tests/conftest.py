@@ -15,7 +15,7 @@ import pytest
 from chute_core.settings import AwsSettings
 from chute_ops.bootstrap import bootstrap
 from chute_ops.teardown import teardown
-from tests.support.processes import Server, start_api, start_moto, start_worker
+from tests.support.processes import Server, start_api, start_moto, start_reconciler, start_worker
 from tests.support.stack import Stack, unique_pipeline
 
 # moto accepts any credentials; real ones must never reach a test.
@@ -81,7 +81,7 @@ def _servers(log_dir: Path) -> Iterator[ServerFactory]:
     started: list[Server] = []
 
     def start(kind: str, stack: Stack, **env: str) -> Server:
-        starter = {"api": start_api, "worker": start_worker}[kind]
+        starter = {"api": start_api, "worker": start_worker, "reconciler": start_reconciler}[kind]
         server = starter({**stack.env, **env}, log_dir)
         started.append(server)
         return server

@@ -37,8 +37,10 @@ def direct(make_stack: StackFactory, servers: ServerFactory) -> Direct:
         CHUTE_PRESIGN_POST_MAX_BYTES=str(MiB),
         CHUTE_PRESIGN_PART_BYTES=str(5 * MiB),
         CHUTE_PRESIGN_SECONDS="3",
+        CHUTE_OVERDUE_GRACE_SECONDS="0",  # due the moment the presigned requests expire
     )
     servers("worker", stack, CHUTE_WORKER_ROUTES=routes("inspect"))
+    servers("reconciler", stack)
     return Direct(stack, api)
 
 
@@ -132,6 +134,6 @@ def test_unused_presigned_upload_expires_and_its_parts_are_aborted(direct: Direc
     job = wait_job(direct.api.url, str(plan["job_id"]), timeout=60)
     assert job["state"] == "FAILED"
     assert job["error"]["code"] == "upload_expired"
-    # The worker records the expiry, then aborts the upload.
+    # The reconciler records the expiry, then aborts the upload.
     wait_until(lambda: direct.stack.multipart_uploads() == [], timeout=10, what="parts aborted")
     assert get_job(direct.api.url, str(plan["job_id"]))["attempts"] == 0

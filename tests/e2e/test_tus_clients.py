@@ -3,7 +3,7 @@ uploaders) and tus-js-client under Node (tests/clients/tus-js, pinned by its
 package-lock.json, installed by `make test` with npm ci). Files around S3's 5 MiB part
 minimum and a 64 MiB one, in chunks of 1, 5 and 7 MiB; each job ends SUCCEEDED with the
 file's SHA-256. An empty file is refused at creation with a problem the client reports;
-an upload left unfinished expires, and the worker removes its parts and tail."""
+an upload left unfinished expires, and the reconciler removes its parts and tail."""
 
 from __future__ import annotations
 
@@ -183,7 +183,9 @@ def test_an_expired_upload_is_failed_and_leaves_no_parts_and_no_tail(
         CHUTE_AUTH="none",
         CHUTE_TUS_EXPIRE_SECONDS="2",
         CHUTE_UPLOAD_PART_BYTES=str(5 * MiB),
+        CHUTE_OVERDUE_GRACE_SECONDS="0",  # due the moment the upload expires
     )
+    module_servers("reconciler", site.stack)
     tus = f"{short.url}/v1/tus/"
     version = {"Tus-Resumable": "1.0.0"}
     created = httpx.post(tus, headers={**version, "Upload-Length": str(20 * MiB)})

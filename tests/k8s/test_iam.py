@@ -1,5 +1,5 @@
-"""The IAM policies allow exactly what the code does: every AWS operation the API
-and the worker sent in a recorded run (read from their own chute_aws_requests_total
+"""The IAM policies allow exactly what the code does: every AWS operation the API,
+the worker and the reconciler sent in a recorded run (read from their own chute_aws_requests_total
 counters) maps to an allowed action, and every allowed action was needed."""
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ ACTIONS = {
     ("s3", "DeleteObject"): "s3:DeleteObject",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListParts"): "s3:ListMultipartUploadParts",
+    ("s3", "ListMultipartUploads"): "s3:ListBucketMultipartUploads",
     ("sqs", "GetQueueUrl"): "sqs:GetQueueUrl",
     ("sqs", "GetQueueAttributes"): "sqs:GetQueueAttributes",
     ("sqs", "ReceiveMessage"): "sqs:ReceiveMessage",
@@ -71,7 +72,7 @@ def recorded(url: str) -> set[tuple[str, str]]:
     return ops
 
 
-@pytest.mark.parametrize("name", ["api", "worker", "keda", "keda-assume-role"])
+@pytest.mark.parametrize("name", ["api", "worker", "reconciler", "keda", "keda-assume-role"])
 def test_policies_name_no_wildcards(name: str) -> None:
     for statement in policy(name)["Statement"]:  # type: ignore[union-attr]
         assert statement["Effect"] == "Allow"
@@ -91,9 +92,12 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     make_stack: StackFactory, servers: ServerFactory, tmp_path: Path
 ) -> None:
     stack = make_stack(visibility_timeout_seconds=3)
+    due_at_once = {"CHUTE_OVERDUE_GRACE_SECONDS": "0"}  # expiries are overdue when they pass
     api = servers(
         "api",
         stack,
+        **due_at_once,
+        CHUTE_STUCK_AFTER_SECONDS="2",  # a queued job whose event is lost, soon overdue
         CHUTE_MAX_UPLOAD_BYTES=str(12 * MiB),
         CHUTE_UPLOAD_PART_BYTES=str(5 * MiB),
         CHUTE_PRESIGN_SECONDS="2",
@@ -125,8 +129,14 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     _patch(finished, 3 * MiB, os.urandom(4 * MiB))
     _patch(expiring, 0, os.urandom(6 * MiB))
     worker = servers(
-        "worker", stack, **recording_env(tmp_path / "runs.jsonl", CHUTE_TEST_SLEEP_SECONDS="2")
+        "worker",
+        stack,
+        **due_at_once,
+        **recording_env(tmp_path / "runs.jsonl", CHUTE_TEST_SLEEP_SECONDS="2"),
     )
+    # The reconciler expires the unfinished uploads (aborting their parts, deleting the
+    # tus tail), peeks at the DLQ, and re-sends the event lost below.
+    reconciler = servers("reconciler", stack, **due_at_once)
     # Every path: small and multipart uploads, an upload aborted mid-stream, status,
     # readiness, a heartbeat (2 s job, 3 s visibility) and a poison message.
     jobs = [upload(api.url, "small.bin"), upload(api.url, "big.bin", os.urandom(11 * MiB))]
@@ -144,7 +154,12 @@ def test_every_operation_of_a_recorded_run_is_allowed_and_nothing_more(
     # is the API's s3:GetObject on results/.
     (result,) = httpx.get(f"{api.url}/v1/jobs/{jobs[0]}/result").json()["objects"]
     assert httpx.get(result["url"]).status_code == 200
-    for name, server in (("api", api), ("worker", worker)):
+    stack.client("s3").put_bucket_notification_configuration(
+        Bucket=stack.pipeline.bucket, NotificationConfiguration={}
+    )
+    lost = upload(api.url, "lost.bin")  # no event: the reconciler re-sends it
+    assert wait_terminal(stack, [lost], timeout=60)[lost]["state"] == "SUCCEEDED"
+    for name, server in (("api", api), ("worker", worker), ("reconciler", reconciler)):
         ops = recorded(server.url)
         unmapped = ops - ACTIONS.keys()
         assert not unmapped, f"{name} calls operations with no known IAM action: {unmapped}"

@@ -98,7 +98,13 @@ def start_moto(log_dir: Path) -> Server:
 
 
 def _start_service(
-    command: str, port_variable: str, env: Mapping[str, str], log_dir: Path
+    command: str,
+    port_variable: str,
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    args: tuple[str, ...] = (),
+    ready_path: str = "/readyz",
 ) -> Server:
     """`chute <command>` on a free port (or the one `env` names); PYTHONPATH lets
     workers load test processors."""
@@ -106,9 +112,9 @@ def _start_service(
     url = f"http://127.0.0.1:{port}"
     return start(
         command,
-        [sys.executable, "-m", "chute_ops", command],
+        [sys.executable, "-m", "chute_ops", command, *args],
         env={"PYTHONPATH": str(REPO), **env, port_variable: str(port)},
-        ready_url=f"{url}/readyz",
+        ready_url=f"{url}{ready_path}",
         base_url=url,
         log_dir=log_dir,
     )
@@ -120,6 +126,20 @@ def start_api(env: Mapping[str, str], log_dir: Path) -> Server:
 
 def start_worker(env: Mapping[str, str], log_dir: Path) -> Server:
     return _start_service("worker", "CHUTE_WORKER_HEALTH_PORT", env, log_dir)
+
+
+def start_reconciler(env: Mapping[str, str], log_dir: Path) -> Server:
+    """`chute reconcile --every` (CHUTE_TEST_RECONCILE_EVERY seconds, default 1), its
+    metrics served for the test to read."""
+    every = env.get("CHUTE_TEST_RECONCILE_EVERY", "1")
+    return _start_service(
+        "reconcile",
+        "CHUTE_RECONCILER_METRICS_PORT",
+        env,
+        log_dir,
+        args=("--every", every),
+        ready_path="/metrics",
+    )
 
 
 def run_chute(

@@ -34,7 +34,6 @@ from chute_api.tenants import TenantBook
 from chute_api.trace_context import TraceContextMiddleware
 from chute_api.tus_protocol import TusProtocol
 from chute_api.upload_budget import UploadBudget, upload_reservation
-from chute_api.upload_deadlines import UploadDeadlines
 from chute_api.upload_rules import TenantRules
 from chute_core import __version__
 from chute_core.aws import QueueUrls, open_clients
@@ -108,7 +107,6 @@ def create_app(
             )
             await aws_health.check()  # the start-up check: logged, and the first state
             ttl = timedelta(days=pipeline.job_ttl_days)
-            deadlines = UploadDeadlines(sqs=clients.sqs, queues=queues, queue=pipeline.queue)
             app.state.chute = ApiState(
                 settings=api,
                 auth=Authenticator.from_settings(api, http),
@@ -127,7 +125,6 @@ def create_app(
                 direct=DirectUploads(
                     jobs=jobs,
                     s3=clients.s3,
-                    deadlines=deadlines,
                     keys=keys,
                     bucket=pipeline.bucket,
                     job_ttl=ttl,
@@ -136,7 +133,6 @@ def create_app(
                 tus=TusUploads(
                     jobs=jobs,
                     s3=clients.s3,
-                    deadlines=deadlines,
                     keys=keys,
                     bucket=pipeline.bucket,
                     job_ttl=ttl,

@@ -22,7 +22,6 @@ from chute_core.settings import PipelineSettings
 from chute_core.tracing import context_from, tracer
 from chute_worker import metrics
 from chute_worker.chain import ChainFailed, ProcessorChain
-from chute_worker.deadlines import expire_if_due
 from chute_worker.decisions import Action, Decision, after_conflict, plan_failure
 from chute_worker.failures import backoff_seconds, classify
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
@@ -87,7 +86,9 @@ class JobRunner:
                 log.info("test_event_ignored", message_id=delivery.message_id)
                 return Decision.delete()
             if isinstance(parsed, UploadDeadline):
-                return await expire_if_due(self.store, self.s3, self.pipeline.bucket, parsed)
+                # From an API before the reconciler: the job's deadline does this now.
+                log.info("legacy_deadline_message_dropped", job_id=parsed.job_id)
+                return Decision.delete()
             decisions = [await self._handle_record(record, delivery) for record in parsed]
         except PoisonMessage as exc:
             metrics.POISON_MESSAGES.labels(reason=exc.reason).inc()

@@ -1,7 +1,8 @@
 """Direct-to-S3 uploads for large files: the API creates the job (AWAITING_UPLOAD) and
 hands out presigned requests; the client's bytes never pass through the API. The S3
 event then drives the worker as for any upload. An upload not finished by its deadline
-expires (FAILED `upload_expired`), by a delayed message the worker acts on.
+expires (FAILED `upload_expired`): the job's deadline is the upload's, and the
+reconciler (`chute reconcile`) ends it once overdue.
 
 The same jobs serve Companion-style clients (routes/companion.py): they may leave the
 size undeclared, sign parts one at a time, list the parts S3 holds (to resume) and
@@ -22,7 +23,6 @@ from botocore.exceptions import ClientError
 from chute_api.errors import BadUpload, JobStateConflict, UploadTooLarge
 from chute_api.filenames import sanitize_filename
 from chute_api.settings import ApiSettings
-from chute_api.upload_deadlines import UploadDeadlines
 from chute_api.upload_rules import UploadRules
 from chute_core.aws import error_code
 from chute_core.errors import JobNotFound, PoisonMessage
@@ -98,7 +98,6 @@ def _b64(hex_digest: str) -> str:
 class DirectUploads:
     jobs: JobStore
     s3: S3Client
-    deadlines: UploadDeadlines
     keys: ObjectKeys
     bucket: str
     job_ttl: timedelta
@@ -107,7 +106,7 @@ class DirectUploads:
     async def presign(
         self, plan: Plan, *, mode: Literal["post", "multipart"] | None = None
     ) -> Presigned:
-        """Create the job and its presigned requests, and schedule its deadline check.
+        """Create the job (due at the upload's deadline) and its presigned requests.
         `mode` None picks by the declared size; part URLs are signed only for a declared
         size (a Companion-style client asks for them one by one)."""
         plan.rules.check_size(plan.size)
@@ -138,7 +137,6 @@ class DirectUploads:
         else:
             await self._multipart(plan, answer)
         await self.jobs.create(job)
-        await self.deadlines.schedule(job_id, tenant, after_seconds=api.presign_seconds)
         return answer
 
     async def _post_form(self, plan: Plan, answer: Presigned) -> None:

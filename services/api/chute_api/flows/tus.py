@@ -5,9 +5,9 @@ The job record is the upload's state (`ResumableUpload`: offset, parts, tail, ha
 state, expiry) and its lock (`ResumableJobs`); S3 holds the bytes (`tus_appender.py`).
 Nothing is kept on the replica between requests. An unfinished upload expires
 `tus_expire_seconds` after its creation (at most a day: the bucket's lifecycle rule
-aborts a multipart upload a day after it starts, whatever its activity): the worker's
-deadline check (the same delayed message as a presigned upload's) then fails the job
-`upload_expired`, aborts its multipart upload and deletes its tail.
+aborts a multipart upload a day after it starts, whatever its activity): the job is due
+then, and the reconciler (`chute reconcile`) fails it `upload_expired`, aborts its
+multipart upload and deletes its tail.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from chute_api.settings import ApiSettings
 from chute_api.tus_appender import Appender, delete_tail, remove_bytes
 from chute_api.tus_lock import UploadLock, offset_of, refusal
 from chute_api.tus_protocol import Checksum
-from chute_api.upload_deadlines import UploadDeadlines
 from chute_api.upload_rules import UploadRules
 from chute_core.errors import ChuteError, JobNotFound
 from chute_core.jobs import (
@@ -81,14 +80,13 @@ class Creation:
 class TusUploads:
     jobs: ResumableJobs
     s3: S3Client
-    deadlines: UploadDeadlines
     keys: ObjectKeys
     bucket: str
     job_ttl: timedelta
     api: ApiSettings
 
     async def create(self, creation: Creation) -> Job:
-        """A RECEIVING job for the upload, and its expiry check scheduled."""
+        """A RECEIVING job for the upload, due at its expiry."""
         if creation.length == 0:
             raise EmptyUpload("the upload has no content (Upload-Length: 0)")
         creation.rules.check_size(creation.length, what="Upload-Length")
@@ -116,9 +114,6 @@ class TusUploads:
             length=creation.length, expires=self._expiry(), metadata=creation.raw_metadata
         )
         await self.jobs.create(job)
-        await self.deadlines.schedule(
-            job_id, creation.tenant, after_seconds=self.api.tus_expire_seconds
-        )
         log.info("tus_upload_created", job_id=job_id, tenant=creation.tenant)
         return job
 
