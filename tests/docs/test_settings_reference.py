@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings
 
 from chute_api.settings import ApiSettings
 from chute_core.settings import AwsSettings, LogSettings, PipelineSettings, WebhookSettings
-from chute_ops.settings import ClientSettings, DevSettings
+from chute_ops.settings import ClientSettings, DevSettings, ReconcilerSettings
 from chute_worker.settings import WorkerSettings
 from tests.support.processes import REPO
 
@@ -22,6 +22,7 @@ CLASSES = [
     ApiSettings,
     WorkerSettings,
     DevSettings,
+    ReconcilerSettings,
     ClientSettings,
 ]
 LINES = (REPO / "docs/settings.md").read_text().splitlines()

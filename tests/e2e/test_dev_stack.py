@@ -68,7 +68,9 @@ def test_make_run_serves_the_printed_curl_line_and_ctrl_c_leaves_no_process(
         assert make.poll() is None, output
         (curl,) = re.findall(r"^\s+(curl .+)$", output, flags=re.M)
         tree = descendants(make.pid)
-        assert len(tree) >= 4, tree  # shell/chute dev, moto, api, worker
+        assert len(tree) >= 5, tree  # shell/chute dev, moto, api, worker, reconciler
+        assert _service_pid(make.pid, "reconcile") is not None
+        assert "reconciler every 30 s" in output
         result = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, check=True)
         accepted = json.loads(result.stdout)
         assert accepted["state"] in ("QUEUED", "PROCESSING", "SUCCEEDED")

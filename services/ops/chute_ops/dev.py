@@ -1,4 +1,5 @@
-"""`chute dev`: moto, bootstrap, the API and a worker as one foreground process tree."""
+"""`chute dev`: moto, bootstrap, the API, a worker and the reconciler as one foreground
+process tree."""
 
 from __future__ import annotations
 
@@ -122,6 +123,10 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
             _say(f"bootstrap: {len(changes)} changes")
             services = [Restartable(name, [*chute, name], env, procs) for name in ("api", "worker")]
             api, worker = (service.start() for service in services)
+            every = f"{dev.dev_reconcile_seconds:g}"
+            reconcile = [*chute, "reconcile", "--every", every]
+            services.append(Restartable("reconciler", reconcile, env, procs))
+            services[-1].start()
             api_url = f"http://127.0.0.1:{dev.api_port}"
             health_url = f"http://127.0.0.1:{dev.worker_health_port}"
             wait_healthy("api", f"{api_url}/readyz", api, dev.dev_ready_timeout_seconds)
@@ -137,6 +142,7 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
                 f"  API        {api_url}   (docs: {api_url}/docs)\n"
                 f"  upload     {api_url}/upload   (a browser page; paste the key below)\n"
                 f"  worker     {health_url}/readyz\n"
+                f"  reconciler every {every} s (overdue jobs repaired)\n"
                 f"  API key    {key}   (tenant {DEV_TENANT}; also in {DEV_KEY_PATH}; "
                 f"more tenants: chute keys create --tenant NAME with "
                 f"CHUTE_API_KEYS_FILE={keys_file})\n"

@@ -20,6 +20,7 @@ class DevSettings(BaseSettings):
     api_port: Port = 8000
     worker_health_port: Port = 8001
     dev_ready_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    dev_reconcile_seconds: Annotated[float, Field(ge=1)] = 30.0  # chute dev's reconciler pass
     dev_api_key: SecretStr | None = None  # fixes the development key's value
     api_keys_file: Path | None = None  # chute dev adds its key here (more tenants welcome)
 
