@@ -81,6 +81,8 @@ def pod_specs(scenario: str) -> list[dict[str, Any]]:
             specs.append(obj["spec"]["template"]["spec"])
         elif obj["kind"] == "ScaledJob":
             specs.append(obj["spec"]["jobTargetRef"]["template"]["spec"])
+        elif obj["kind"] == "CronJob":
+            specs.append(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"])
     return specs
 
 

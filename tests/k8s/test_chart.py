@@ -506,7 +506,7 @@ def test_the_ingress_routes_only_the_api_and_tls_may_come_from_acm() -> None:
 
 def test_egress_is_dns_https_without_metadata_and_the_pod_identity_agent() -> None:
     policies = {p["metadata"]["name"]: p for p in objects("network", "NetworkPolicy")}
-    assert len(policies) == 2
+    assert len(policies) == 3  # api, worker, reconciler
     for policy in policies.values():
         spec = policy["spec"]
         assert spec["policyTypes"] == ["Ingress", "Egress"]
@@ -517,6 +517,8 @@ def test_egress_is_dns_https_without_metadata_and_the_pod_identity_agent() -> No
         assert {"cidr": "169.254.170.23/32"} in blocks
     api = next(p for name, p in policies.items() if name.endswith("-api"))
     assert {"ipBlock": {"cidr": "10.0.0.0/16"}} in api["spec"]["ingress"][0]["from"]
+    reconciler = next(p for name, p in policies.items() if name.endswith("-reconciler"))
+    assert reconciler["spec"]["ingress"] == []  # it serves nothing
 
 
 def test_helm_test_checks_healthz_and_uploads_nothing() -> None:
@@ -612,3 +614,30 @@ def test_a_memory_limit_with_no_room_for_one_upload_is_refused() -> None:
     refused = run_helm("template", "rel", str(CHART), "--set", "api.resources.limits.memory=200Mi")
     assert refused.returncode != 0
     assert "less than one upload's 1.25 parts" in refused.stderr
+
+
+def test_the_reconciler_is_a_forbid_cronjob_with_its_own_account_and_the_pipelines_deadlines() -> (
+    None
+):
+    (cron,) = objects("defaults", "CronJob")
+    spec = cron["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "rel-chute-reconciler"
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["command"][-2:] == ["reconcile", "--once"]
+    accounts = {a["metadata"]["name"] for a in objects("defaults", "ServiceAccount")}
+    assert "rel-chute-reconciler" in accounts
+    (config,) = [
+        c for c in objects("defaults", "ConfigMap") if c["metadata"]["name"].endswith("-config")
+    ]
+    assert config["data"]["CHUTE_STUCK_AFTER_SECONDS"] == "600"
+    assert config["data"]["CHUTE_OVERDUE_GRACE_SECONDS"] == "60"
+
+
+def test_a_disabled_reconciler_renders_no_cronjob_and_no_account() -> None:
+    rendered = load_all(template_text("--set", "reconciler.enabled=false"))
+    assert not [o for o in rendered if o["kind"] == "CronJob"]
+    names = {o["metadata"]["name"] for o in rendered if o["kind"] == "ServiceAccount"}
+    assert "rel-chute-reconciler" not in names
