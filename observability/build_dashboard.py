@@ -406,6 +406,48 @@ ROWS: list[tuple[str, list[P]]] = [
             ),
         ],
     ),
+    (
+        "Reconciler",
+        [
+            P(
+                "Repairs in the latest pass",
+                "What the latest reconciler pass did, by the state it found and the action "
+                "it took: queued, republished, delivered (and failed QUEUED/PROCESSING) mean "
+                "a hop lost something and raise ChuteReconcilerRepairing; postponed and "
+                "waiting are long jobs and a draining backlog.",
+                "short",
+                [
+                    (
+                        f"sum by (state, action) (chute_reconciler_last_pass_repairs{{{NS}}})",
+                        "{{state}} {{action}}",
+                    )
+                ],
+                stacked=True,
+            ),
+            P(
+                "Overdue jobs",
+                "Jobs past their deadline at the latest pass (the due index): stranded until "
+                "the reconciler repairs them, or still moving (a long job, a draining backlog).",
+                "short",
+                [(f"max(chute_reconciler_overdue_jobs{{{NS}}})", "overdue")],
+                kind="stat",
+            ),
+            P(
+                "Since the last reconciler pass",
+                "Seconds since a pass last finished without an error; over 900 s raises "
+                "ChuteReconcilerNotRunning.",
+                "s",
+                [
+                    (
+                        f"time() - max(chute_reconciler_last_success_timestamp_seconds{{{NS}}})",
+                        "since last pass",
+                    )
+                ],
+                kind="stat",
+                thresholds=[(None, GREEN), (300, YELLOW), (900, RED)],
+            ),
+        ],
+    ),
 ]
 
 

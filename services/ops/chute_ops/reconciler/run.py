@@ -66,8 +66,10 @@ class Reconciler:
         report.overdue = len(jobs)
         report.repairs += await self._repair(jobs, queue)
         report.seconds = time.monotonic() - started
+        metrics.LAST_PASS_REPAIRS.clear()
         for repair in report.repairs:
             metrics.REPAIRS.labels(state=repair.state, action=repair.action).inc()
+            metrics.LAST_PASS_REPAIRS.labels(state=repair.state, action=repair.action).inc()
             if repair.action != "waiting":
                 log.info(
                     "reconciler_repair",
