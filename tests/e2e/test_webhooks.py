@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -19,8 +16,7 @@ from tests.support.jobs_api import get_job, post_file, wait_job
 from tests.support.polling import wait_until
 from tests.support.processes import REPO, Server, routes
 from tests.support.stack import Stack
-
-SECRET = "whsec-test-3f9a"
+from tests.support.webhook_receiver import SECRET, WEBHOOK_ENV, Receiver, webhook_receiver
 
 
 def _recipe() -> Callable[..., bool]:
@@ -34,52 +30,10 @@ def _recipe() -> Callable[..., bool]:
     return verify
 
 
-@dataclass
-class Receiver:
-    url: str = ""
-    deliveries: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    failed_once: set[str] = field(default_factory=set)  # jobs answered 503 (path /fail-once)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def for_job(self, job_id: str) -> list[tuple[dict[str, str], bytes]]:
-        with self.lock:
-            return [(h, b) for h, b in self.deliveries if h.get("chute-job-id") == job_id]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            with state.lock:
-                state.deliveries.append((headers, body))
-                job = headers.get("chute-job-id", "")
-                failing = self.path.endswith("/fail-once") and job not in state.failed_once
-                state.failed_once.add(job)
-            self.send_response(503 if failing else 204)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with webhook_receiver() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-WEBHOOK_ENV = {
-    "CHUTE_WEBHOOK_SECRET": SECRET,
-    "CHUTE_WEBHOOK_ALLOW_HTTP": "true",
-    "CHUTE_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver is on loopback
-}
 
 
 def _upload(api_url: str, name: str, body: bytes, callback: str, **params: str) -> str:

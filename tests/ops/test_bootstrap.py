@@ -65,7 +65,10 @@ def test_bootstrap_configures_every_resource_as_designed(stack: Stack) -> None:
     indexes = {i["IndexName"]: i for i in snap["table"]["GlobalSecondaryIndexes"]}
     keys = {name: [k["AttributeName"] for k in i["KeySchema"]] for name, i in indexes.items()}
     assert keys == {TENANT_INDEX: ["tenant", "created_at"], DUE_INDEX: ["due_shard", "due_at"]}
-    assert indexes[DUE_INDEX]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert indexes[DUE_INDEX]["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["state", "updated_at", "lease_expires_at"],
+    }
     assert snap["ttl"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     assert json.loads(snap["topic"]["Policy"])["Statement"][0]["Condition"]["ArnLike"] == {
         "aws:SourceArn": f"arn:aws:s3:::{p.bucket}"

@@ -1,7 +1,8 @@
-"""An HTTP proxy in front of DynamoDB that lets every request through but one: the first
-whose operation and body match is never forwarded; `on_trap` runs (it kills the process
-that sent it) and the connection is closed unanswered. The write is lost exactly as it
-would be if its sender died a moment before sending it."""
+"""An HTTP proxy in front of DynamoDB for one process: it lets every request through
+until the first whose operation and body match. That one is never forwarded; `on_trap`
+runs (it kills the process that sent it) and the connection is closed unanswered, as is
+every request after it (a retry the dying process got out). The write is lost exactly as
+it would be if its sender died a moment before sending it."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ class WriteTrap:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 operation = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
-                if not trap.sprung.is_set() and matches(operation, body):
-                    trap.sprung.set()
-                    on_trap()
+                if trap.sprung.is_set() or matches(operation, body):
+                    if not trap.sprung.is_set():
+                        trap.sprung.set()
+                        on_trap()
                     self.close_connection = True
                     return
                 upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)

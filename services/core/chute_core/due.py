@@ -19,9 +19,11 @@ from typing import Any
 from chute_core.jobs import Job, JobState, parse_iso
 from chute_core.settings import PipelineSettings
 
-__all__ = ["DUE_FIELDS", "DUE_INDEX", "SHARDS", "DuePolicy", "shard_of"]
+__all__ = ["DUE_FIELDS", "DUE_INDEX", "DUE_INDEX_ATTRIBUTES", "SHARDS", "DuePolicy", "shard_of"]
 
 DUE_INDEX = "due-at"
+# Projected into the index beside the keys: enough to judge a queued job unread.
+DUE_INDEX_ATTRIBUTES = ("state", "updated_at", "lease_expires_at")
 SHARDS = 16
 DUE_FIELDS = ("due_at", "due_shard")
 

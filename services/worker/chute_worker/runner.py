@@ -192,7 +192,8 @@ class JobRunner:
     def _until_delivered(self, job: Job, values: dict[str, object]) -> dict[str, object]:
         """A terminal job with a webhook keeps a deadline until its delivery is recorded."""
         if self.webhooks is not None and self._notifies(job):
-            values["due_at"] = self.webhooks.pending_until(time.time())
+            limit = self.webhooks.max_seconds + self.pipeline.overdue_grace_seconds
+            values["due_at"] = int(time.time() + limit) + 1
         return values
 
     def _finished(

@@ -4,7 +4,8 @@ up to CHUTE_WEBHOOK_MAX_SECONDS, the outcome recorded on the job.
 The target is re-checked at every attempt after DNS resolution (no private, loopback
 or link-local addresses unless allowed) and redirects are not followed. Deliveries run
 beside the queue work; on shutdown they get the grace period. A terminal job waiting
-for its delivery keeps a deadline (`pending_until`), which the outcome's record removes:
+for its delivery keeps a deadline (the delivery's time limit plus the overdue grace),
+which the outcome's record removes:
 a delivery cut short by a crash is found overdue and sent again by the reconciler, with
 the same `Chute-Delivery` id (derived from the job and its terminal record), so that
 receivers dedupe it."""
@@ -36,7 +37,6 @@ __all__ = ["WebhookSender", "delivery_id"]
 
 log = get_logger(__name__)
 FIRST_DELAY_SECONDS = 1.0
-GRACE_SECONDS = 60.0  # beyond the delivery's own time limit, before it counts as cut short
 _DELIVERIES = uuid.UUID("5d1a8f8e-8d36-4d7e-9a5e-0c6b7d0b9c11")
 
 
@@ -64,10 +64,6 @@ class WebhookSender:
     def max_seconds(self) -> float:
         """How long one delivery may take, its retries included."""
         return self._settings.webhook_max_seconds
-
-    def pending_until(self, now: float) -> int:
-        """The deadline of a terminal job whose delivery has not been recorded yet."""
-        return int(now + self._settings.webhook_max_seconds + GRACE_SECONDS) + 1
 
     def schedule(self, job: Job) -> None:
         url = self.target(job)

@@ -2,7 +2,7 @@
 flooding a legitimate backlog with duplicates (docs/reliability.md, "Lost messages").
 
 Inputs: the overdue jobs that wait for a message (QUEUED, or PROCESSING under a lapsed
-lease), each with its object stored, and the queue's counts read before the jobs were.
+lease), as the due index describes them, and the queue's counts read before the index.
 A job's message is presumed lost when
 
 1. the queue holds no visible message: whatever it holds is in flight, and a worker
@@ -19,14 +19,23 @@ Otherwise the job is left alone this pass: the backlog is still draining.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
-from chute_core.jobs import Job, seconds_since
+from chute_core.jobs import seconds_since
 from chute_ops.reconciler.evidence import QueueSnapshot
 
-__all__ = ["presumed_lost"]
+__all__ = ["Waiting", "presumed_lost"]
 
 
-def presumed_lost(waiting: Sequence[Job], queue: QueueSnapshot) -> set[str]:
+class Waiting(Protocol):
+    @property
+    def job_id(self) -> str: ...
+
+    @property
+    def updated_at(self) -> str: ...
+
+
+def presumed_lost(waiting: Sequence[Waiting], queue: QueueSnapshot) -> set[str]:
     """The ids of the jobs in `waiting` whose message is presumed lost."""
     if queue.visible == 0:
         return {job.job_id for job in waiting}

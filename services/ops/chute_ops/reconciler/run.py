@@ -1,9 +1,11 @@
 """One reconciler pass, and the loop of `chute reconcile --every`.
 
 A pass: read the queue's counts; sweep the DLQ (a dead-lettered message whose job is not
-terminal ends the job with the DLQ's reason); query the due index for overdue jobs; read
-each one consistently and repair it (`repairs.py`). The queue is read before the jobs,
-so that a message received meanwhile can only make a job look less lost, never more.
+terminal ends the job with the DLQ's reason); query the due index for overdue jobs;
+judge the ones waiting for a message from the index entries (`lost_messages.py`); read
+the rest and the presumed lost consistently and repair them (`repairs.py`). The queue is
+read before the index, so that a message received meanwhile can only make a job look
+less lost, never more.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from chute_core.errors import JobNotFound, TransitionConflict
 from chute_core.jobs import TERMINAL, Job, JobError, JobState, iso, utcnow
 from chute_core.logs import get_logger
 from chute_ops.reconciler import metrics
-from chute_ops.reconciler.evidence import QueueSnapshot, StoredObject, stored
+from chute_ops.reconciler.evidence import QueueSnapshot, stored
 from chute_ops.reconciler.lost_messages import presumed_lost
-from chute_ops.reconciler.overdue import overdue_job_ids
+from chute_ops.reconciler.overdue import overdue_jobs
 from chute_ops.reconciler.repairs import Repair, Repairs
 from chute_worker.dlq import Dlq
 
@@ -56,15 +58,23 @@ class Reconciler:
         report = PassReport()
         queue = await QueueSnapshot.read(self.repairs.sqs, self.repairs.queue_url)
         report.repairs += await self._sweep_dlq()
-        ids = [
-            job_id
-            async for job_id in overdue_job_ids(
+        entries = [
+            entry
+            async for entry in overdue_jobs(
                 self.ddb, self.table, now=int(time.time()), limit=self.batch
             )
         ]
-        jobs = await self._read(ids)
-        report.overdue = len(jobs)
-        report.repairs += await self._repair(jobs, queue)
+        report.overdue = len(entries)
+        # Judged from the index alone: a legitimate backlog costs no read per job.
+        waiting = [e for e in entries if e.waits_for_a_message]
+        lost = presumed_lost(waiting, queue)
+        report.repairs += [
+            Repair(e.job_id, e.state, "waiting", "the queue may still hold it")
+            for e in waiting
+            if e.job_id not in lost
+        ]
+        to_read = [e.job_id for e in entries if e.job_id in lost or not e.waits_for_a_message]
+        report.repairs += await self._repair(await self._read(to_read), lost)
         report.seconds = time.monotonic() - started
         metrics.LAST_PASS_REPAIRS.clear()
         for repair in report.repairs:
@@ -99,33 +109,23 @@ class Reconciler:
         read = await asyncio.gather(*map(one, ids))
         return [job for job in read if job is not None and (job.due_at or now) < now]
 
-    async def _repair(self, jobs: Sequence[Job], queue: QueueSnapshot) -> list[Repair]:
+    async def _repair(self, jobs: Sequence[Job], lost: set[str]) -> list[Repair]:
         gate = asyncio.Semaphore(CONCURRENCY)
         repairs = self.repairs
-        done: list[Repair] = []
-        waiting: list[tuple[Job, StoredObject | None]] = []
 
-        async def first_look(job: Job) -> None:
+        async def one(job: Job) -> Repair:
             async with gate:
                 if job.state in TERMINAL:
-                    done.append(await repairs.terminal(job))
-                elif job.state in (JobState.AWAITING_UPLOAD, JobState.RECEIVING):
-                    done.append(await repairs.upload(job))
-                elif job.state is JobState.PROCESSING and (held := await repairs.processing(job)):
-                    done.append(held)
-                else:  # QUEUED, or PROCESSING under a lapsed lease: is its message lost?
-                    obj = await stored(repairs.s3, job.object.bucket, job.object.key)
-                    waiting.append((job, obj))
+                    return await repairs.terminal(job)
+                if job.state in (JobState.AWAITING_UPLOAD, JobState.RECEIVING):
+                    return await repairs.upload(job)
+                if job.state is JobState.PROCESSING and (held := await repairs.processing(job)):
+                    return held
+                # QUEUED, or PROCESSING under a lapsed lease: its message is presumed lost.
+                obj = await stored(repairs.s3, job.object.bucket, job.object.key)
+                return await repairs.message(job, obj, lost=job.job_id in lost)
 
-        await asyncio.gather(*map(first_look, jobs))
-        lost = presumed_lost([job for job, obj in waiting if obj is not None], queue)
-
-        async def resend(job: Job, obj: StoredObject | None) -> None:
-            async with gate:
-                done.append(await repairs.message(job, obj, lost=job.job_id in lost))
-
-        await asyncio.gather(*(resend(job, obj) for job, obj in waiting))
-        return done
+        return list(await asyncio.gather(*map(one, jobs)))
 
     async def _sweep_dlq(self) -> list[Repair]:
         """Jobs whose message reached the DLQ while their record could not be written:
