@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 .PHONY: help run test test-fast lint bench soak clean dashboard system-tools
 
 help:
-	@echo "make run    start moto, the API and a worker locally (Ctrl-C stops all)"
+	@echo "make run    start moto, the API, a worker and the reconciler locally (Ctrl-C stops all)"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make test-fast  the fast tier alone (no API or worker processes), under a minute"
 	@echo "make lint   ruff check, ruff format --check, mypy --strict, import rules"
@@ -68,7 +68,7 @@ $(JS_CLIENTS)/node_modules/.package-lock.json: $(JS_CLIENTS)/package-lock.json |
 test: lint system-tools $(CURDIR)/.tools/bin/helm $(JS_CLIENTS)/node_modules/.package-lock.json
 	PATH="$(CURDIR)/.tools/bin:$$PATH" $(BIN)/pytest -n 2 --dist loadfile -m "not soak"
 
-# The soak tests (tests/faults, marker soak): minutes of both cores each.
+# The soak tests (tests/faults, marker soak): minutes each, of both cores or of waiting.
 soak: $(BIN)/chute
 	$(BIN)/pytest -s -m soak
 

@@ -21,6 +21,7 @@ BENCHMARKS = [
     "e2e_latency",
     "thumbnails",
     "tus_peers",
+    "reconcile_pass",
 ]
 RESULTS = Path(__file__).with_name("results") / "latest.json"
 

@@ -85,7 +85,7 @@ def test_uploads_while_the_notification_is_gone_for_30s_all_succeed(
     assert (result.succeeded, result.duplicates, result.lost) == (len(job_ids), 0, 0)
 
 
-@pytest.mark.slow
+@pytest.mark.soak  # over a minute of waiting for SQS's shortest retention to pass
 def test_jobs_whose_messages_expired_in_a_60s_retention_queue_all_succeed(
     make_stack: StackFactory, servers: ServerFactory, record_file: Path
 ) -> None:
@@ -254,7 +254,7 @@ async def overdue_backlog(stack: Stack, count: int) -> list[str]:
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-@pytest.mark.slow
+@pytest.mark.soak  # two minutes of both cores: 2,000 jobs through moto
 def test_a_backlog_of_2000_overdue_jobs_gets_no_more_duplicates_than_slots(
     make_stack: StackFactory, servers: ServerFactory, record_file: Path
 ) -> None:

@@ -78,7 +78,12 @@ def test_every_dashboard_query_returns_series_and_every_rule_parses(
     make_stack: StackFactory, servers: ServerFactory, tmp_path: Path
 ) -> None:
     stack = make_stack(visibility_timeout_seconds=5)
-    api = servers("api", stack)
+    # A presigned upload nobody uses expires at once: the reconciler's repair series.
+    due_at_once = {"CHUTE_PRESIGN_SECONDS": "1", "CHUTE_OVERDUE_GRACE_SECONDS": "0"}
+    api = servers("api", stack, **due_at_once)
+    presign = {"filename": "never.bin", "content_type": "text/plain", "size": 10}
+    assert httpx.post(f"{api.url}/v1/uploads/presign", json=presign).status_code in (200, 201)
+    reconciler = servers("reconciler", stack, **due_at_once)
     # Before any worker runs: a job whose object vanishes, and a poison message.
     gone = upload(api.url, "vanishing.bin")
     stack.client("s3").delete_object(Bucket=stack.pipeline.bucket, Key=f"incoming/default/{gone}")
@@ -92,6 +97,11 @@ def test_every_dashboard_query_returns_series_and_every_rule_parses(
             "chute-worker",
             worker.url.removeprefix("http://"),
             {"namespace": NAMESPACE, "pod": "worker-0"},
+        ),
+        Target(
+            "chute-reconciler",
+            reconciler.url.removeprefix("http://"),
+            {"namespace": NAMESPACE, "pod": "reconciler-0"},
         ),
     ]
     with prometheus(

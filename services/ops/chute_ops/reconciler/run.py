@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ class Reconciler:
     ddb: DynamoDBClient
     table: str
     batch: int  # overdue jobs looked at per pass, at most
+    _seen: set[tuple[str, str]] = field(default_factory=set)  # (state, action) reported
 
     async def run_once(self) -> PassReport:
         started = time.monotonic()
@@ -76,10 +78,14 @@ class Reconciler:
         to_read = [e.job_id for e in entries if e.job_id in lost or not e.waits_for_a_message]
         report.repairs += await self._repair(await self._read(to_read), lost)
         report.seconds = time.monotonic() - started
-        metrics.LAST_PASS_REPAIRS.clear()
+        latest = Counter((str(r.state), r.action) for r in report.repairs)
+        self._seen.update(latest)
+        for state, action in self._seen:  # 0 once seen, rather than a vanishing series
+            metrics.LAST_PASS_REPAIRS.labels(state=state, action=action).set(
+                latest[(state, action)]
+            )
         for repair in report.repairs:
             metrics.REPAIRS.labels(state=repair.state, action=repair.action).inc()
-            metrics.LAST_PASS_REPAIRS.labels(state=repair.state, action=repair.action).inc()
             if repair.action != "waiting":
                 log.info(
                     "reconciler_repair",
