@@ -27,6 +27,7 @@ from tests.support.accounting import account, dlq_depth, log_events
 from tests.support.polling import wait_until
 from tests.support.processes import Server
 from tests.support.proxy import tcp_proxy
+from tests.support.reconciling import moto_port, repaired, silence_the_bucket, visible
 from tests.support.records import Records
 from tests.support.stack import Stack
 from tests.support.uploads import queue_drained, upload, upload_many, wait_terminal
@@ -36,23 +37,8 @@ from tests.support.write_trap import write_trap
 FAST = {"CHUTE_STUCK_AFTER_SECONDS": "3"}
 
 
-def moto_port(stack: Stack) -> int:
-    return int(str(stack.aws.aws_endpoint_url).rsplit(":", 1)[1])
-
-
 def repairs(reconciler: Server, action: str) -> list[str]:
-    return [
-        e["job_id"]
-        for e in log_events([reconciler.log_path])
-        if e.get("event") == "reconciler_repair" and e.get("action") == action
-    ]
-
-
-def visible(stack: Stack) -> int:
-    attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.queue_url(), AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"])
+    return [job_id for job_id, _, _ in repaired(reconciler, action)]
 
 
 @pytest.mark.slow
@@ -64,9 +50,7 @@ def test_uploads_while_the_notification_is_gone_for_30s_all_succeed(
     workers = [servers("worker", stack, **recording_env(record_file)) for _ in range(2)]
     reconciler = servers("reconciler", stack, **FAST)
     job_ids = upload_many(api.url, [f"before-{i}" for i in range(10)])
-    stack.client("s3").put_bucket_notification_configuration(
-        Bucket=stack.pipeline.bucket, NotificationConfiguration={}
-    )
+    silence_the_bucket(stack)
     gone_until = time.monotonic() + 30
     while time.monotonic() < gone_until:  # uploads for the 30 s the notification is gone
         job_ids.append(upload(api.url, f"during-{len(job_ids)}"))
@@ -138,7 +122,7 @@ def test_a_message_dead_lettered_while_dynamodb_was_unreachable_ends_its_job_wit
         jobs = wait_terminal(stack, [job_id], timeout=30)
     assert jobs[job_id]["state"] == "FAILED"
     assert jobs[job_id]["error"]["code"] == "max_receives_exceeded"
-    assert repairs(reconciler, "failed") == [job_id]
+    wait_until(lambda: repairs(reconciler, "failed") == [job_id], timeout=10, what="repair logged")
     assert dlq_depth(stack) == 1  # still there for `chute dlq`
     assert Records.read(record_file).runs[job_id] == []
     account(stack, [job_id], [worker.log_path])
@@ -218,7 +202,9 @@ def test_a_webhook_whose_outcome_was_never_recorded_is_delivered_again_with_its_
     assert job["state"] == "SUCCEEDED"
     assert job["webhook"]["outcome"] == "delivered"
     assert "due_at" not in job
-    assert repairs(reconciler, "delivered") == [job_id]
+    wait_until(
+        lambda: repairs(reconciler, "delivered") == [job_id], timeout=10, what="repair logged"
+    )
     account(stack, [job_id], [victim["w"].log_path])
 
 

@@ -18,6 +18,7 @@ from tests.faults.conftest import recording_env
 from tests.support.accounting import account, log_events
 from tests.support.polling import wait_until
 from tests.support.processes import Server
+from tests.support.reconciling import moto_port, repaired, silence_the_bucket, visible
 from tests.support.records import Records
 from tests.support.stack import Stack
 from tests.support.uploads import all_jobs, upload_many, wait_terminal
@@ -33,13 +34,6 @@ def failed_by_code(stack: Stack, job_ids: list[str]) -> Counter[str]:
         (stack.job(j) or {}).get("error", {}).get("code", "-")
         for j in job_ids
         if (stack.job(j) or {}).get("state") == "FAILED"
-    )
-
-
-def silence_the_bucket(stack: Stack) -> None:
-    """Every S3 event from now on is lost (as if the notification were deleted)."""
-    stack.client("s3").put_bucket_notification_configuration(
-        Bucket=stack.pipeline.bucket, NotificationConfiguration={}
     )
 
 
@@ -97,7 +91,6 @@ def test_api_killed_between_storing_the_object_and_its_queued_write_the_job_succ
 ) -> None:
     stack = make_stack()
     silence_the_bucket(stack)  # and the object's event is lost too: only the reconciler is left
-    moto_port = int(str(stack.aws.aws_endpoint_url).rsplit(":", 1)[1])
     victim: dict[str, Server] = {}
 
     def queued_write(operation: str, body: bytes) -> bool:
@@ -106,7 +99,7 @@ def test_api_killed_between_storing_the_object_and_its_queued_write_the_job_succ
     def kill_the_api() -> None:
         victim["api"].proc.kill()
 
-    with write_trap(moto_port, queued_write, kill_the_api) as trap:
+    with write_trap(moto_port(stack), queued_write, kill_the_api) as trap:
         api = servers(
             "api",
             stack,
@@ -140,15 +133,9 @@ def test_fifty_uploads_whose_queue_was_purged_all_succeed_exactly_once(
     stack = make_stack()
     api = servers("api", stack, **FAST)
     job_ids = upload_many(api.url, [f"p{i}" for i in range(50)])
-    sqs = stack.client("sqs")
-    visible = lambda: int(  # noqa: E731
-        sqs.get_queue_attributes(
-            QueueUrl=stack.queue_url(), AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]["ApproximateNumberOfMessages"]
-    )
-    wait_until(lambda: visible() >= 50, timeout=30, what="50 events in the queue")
-    sqs.purge_queue(QueueUrl=stack.queue_url())
-    wait_until(lambda: visible() == 0, timeout=30, what="queue purged")
+    wait_until(lambda: visible(stack) >= 50, timeout=30, what="50 events in the queue")
+    stack.client("sqs").purge_queue(QueueUrl=stack.queue_url())
+    wait_until(lambda: visible(stack) == 0, timeout=30, what="queue purged")
     workers = [servers("worker", stack, **recording_env(record_file)) for _ in range(2)]
     reconciler = servers("reconciler", stack, **FAST)
     jobs = wait_terminal(stack, job_ids, timeout=90)
@@ -158,11 +145,7 @@ def test_fifty_uploads_whose_queue_was_purged_all_succeed_exactly_once(
     assert all(jobs[j]["attempts"] == 1 for j in job_ids)
     expected = {f"results/default/{j}/recording/summary.json" for j in job_ids}
     assert set(stack.keys("results/")) == expected
-    republished = [
-        e["job_id"]
-        for e in log_events([reconciler.log_path])
-        if e.get("event") == "reconciler_repair" and e.get("action") == "republished"
-    ]
+    republished = [job_id for job_id, _, _ in repaired(reconciler, "republished")]
     assert sorted(republished) == sorted(job_ids)
     result = account(stack, job_ids, [w.log_path for w in workers])
     assert (result.succeeded, result.duplicates, result.lost) == (50, 0, 0)

@@ -66,18 +66,8 @@ class Repairs:
         if job.resumable is not None:
             if not await self.store.expire(job, error):
                 return Repair(job.job_id, job.state, "raced", "a PATCH holds the upload")
-        else:
-            try:
-                await self.store.transition(
-                    job.job_id,
-                    JobState.FAILED,
-                    sources={job.state},
-                    due_was=job.due_at,
-                    set_values={"error": error.model_dump(), "finished_at": iso(utcnow())},
-                    returning=False,
-                )
-            except TransitionConflict:
-                return Repair(job.job_id, job.state, "raced", "moved since read")
+        elif (refused := await self._fail(job, error, "no object")).action == "raced":
+            return refused
         for upload in uploads:
             await self._abort(job, upload.upload_id)
         if job.resumable is not None and job.resumable.tail_key is not None:

@@ -85,16 +85,8 @@ class Reconciler:
                 latest[(state, action)]
             )
         for repair in report.repairs:
-            metrics.REPAIRS.labels(state=repair.state, action=repair.action).inc()
-            if repair.action != "waiting":
-                log.info(
-                    "reconciler_repair",
-                    job_id=repair.job_id,
-                    state=repair.state,
-                    action=repair.action,
-                    found=repair.found,
-                    **({"code": repair.code} if repair.code else {}),
-                )
+            if repair.action == "waiting":  # the others were counted as they happened
+                metrics.REPAIRS.labels(state=repair.state, action=repair.action).inc()
         metrics.OVERDUE.set(report.overdue)
         metrics.PASS_SECONDS.observe(report.seconds)
         metrics.LAST_SUCCESS.set(time.time())
@@ -131,7 +123,10 @@ class Reconciler:
                 obj = await stored(repairs.s3, job.object.bucket, job.object.key)
                 return await repairs.message(job, obj, lost=job.job_id in lost)
 
-        return list(await asyncio.gather(*map(one, jobs)))
+        async def noted(job: Job) -> Repair:
+            return _noted(await one(job))
+
+        return list(await asyncio.gather(*map(noted, jobs)))
 
     async def _sweep_dlq(self) -> list[Repair]:
         """Jobs whose message reached the DLQ while their record could not be written:
@@ -162,5 +157,21 @@ class Reconciler:
                 )
             except TransitionConflict:
                 continue
-            swept.append(Repair(job.job_id, job.state, "failed", "message in the DLQ", error.code))
+            repair = Repair(job.job_id, job.state, "failed", "message in the DLQ", error.code)
+            swept.append(_noted(repair))
         return swept
+
+
+def _noted(repair: Repair) -> Repair:
+    """Count and log a repair the moment it is done: one line per job."""
+    metrics.REPAIRS.labels(state=repair.state, action=repair.action).inc()
+    if repair.action != "waiting":
+        log.info(
+            "reconciler_repair",
+            job_id=repair.job_id,
+            state=repair.state,
+            action=repair.action,
+            found=repair.found,
+            **({"code": repair.code} if repair.code else {}),
+        )
+    return repair
