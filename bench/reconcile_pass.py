@@ -150,6 +150,18 @@ async def _measure(aws: Any, settings: Any) -> list[dict[str, Any]]:
                 if not start:
                     break
             scans.append((time.monotonic() - started, pages, read))
+            while got := (  # a worker takes the re-sent events: the next pass starts clean
+                await clients.sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+                )
+            ).get("Messages"):
+                await clients.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(got)
+                    ],
+                )
         sent_last = passes[-1][1]
         return [
             {
