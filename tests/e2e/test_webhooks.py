@@ -16,7 +16,13 @@ from tests.support.jobs_api import get_job, post_file, wait_job
 from tests.support.polling import wait_until
 from tests.support.processes import REPO, Server, routes
 from tests.support.stack import Stack
-from tests.support.webhook_receiver import SECRET, WEBHOOK_ENV, Receiver, webhook_receiver
+from tests.support.webhook_receiver import (
+    SECRET,
+    WEBHOOK_ENV,
+    Receiver,
+    upload_with_callback,
+    webhook_receiver,
+)
 
 
 def _recipe() -> Callable[..., bool]:
@@ -36,27 +42,14 @@ def receiver() -> Iterator[Receiver]:
         yield state
 
 
-def _upload(api_url: str, name: str, body: bytes, callback: str, **params: str) -> str:
-    r = httpx.post(
-        f"{api_url}/v1/uploads",
-        params={"filename": name, "callback_url": callback, **params},
-        content=body,
-        headers={"Content-Type": "text/plain"},
-        timeout=30,
-    )
-    assert r.status_code == 202, r.text
-    job_id: str = r.json()["job_id"]
-    return job_id
-
-
 def test_each_terminal_job_gets_exactly_one_valid_signed_delivery(
     make_stack: StackFactory, servers: ServerFactory, receiver: Receiver
 ) -> None:
     stack = make_stack()
     api = servers("api", stack, **WEBHOOK_ENV)
     servers("worker", stack, CHUTE_WORKER_ROUTES=routes("inspect"), **WEBHOOK_ENV)
-    ok = [_upload(api.url, f"ok-{i}.txt", b"fine", receiver.url) for i in range(3)]
-    failed = _upload(api.url, "bad.txt", b"text", receiver.url, processors="thumbnail")
+    ok = [upload_with_callback(api.url, f"ok-{i}.txt", b"fine", receiver.url) for i in range(3)]
+    failed = upload_with_callback(api.url, "bad.txt", b"text", receiver.url, processors="thumbnail")
     verify = _recipe()
     for job_id in [*ok, failed]:
         job = wait_until(
@@ -85,7 +78,7 @@ def test_a_5xx_answer_is_retried_and_recorded(
     job_id = post_file(api.url, "a.txt", b"a")  # no callback: nothing sent
     assert wait_job(api.url, job_id)["state"] == "SUCCEEDED"
     assert "webhook" not in get_job(api.url, job_id)
-    retried = _upload(api.url, "r.txt", b"r", receiver.url + "/fail-once")
+    retried = upload_with_callback(api.url, "r.txt", b"r", receiver.url + "/fail-once")
     job = wait_until(
         lambda: (g := get_job(api.url, retried)).get("webhook") and g, timeout=60, what="webhook"
     )
@@ -111,7 +104,7 @@ def strict_api(module_stack: Stack, module_servers: ServerFactory) -> Server:
         ("https://user:pw@example.com/hook", "credentials"),
     ],
 )
-def test_unsafe_callback_urls_are_refused_at_upload(
+def test_unsafe_callback_urls_are_refused_atupload_with_callback(
     strict_api: Server, url: str, reason: str
 ) -> None:
     r = httpx.post(f"{strict_api.url}/v1/uploads", params={"callback_url": url}, content=b"x")

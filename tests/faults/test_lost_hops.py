@@ -12,7 +12,6 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from chute_core.aws import open_clients
@@ -31,7 +30,7 @@ from tests.support.reconciling import moto_port, repaired, silence_the_bucket, v
 from tests.support.records import Records
 from tests.support.stack import Stack
 from tests.support.uploads import queue_drained, upload, upload_many, wait_terminal
-from tests.support.webhook_receiver import WEBHOOK_ENV, webhook_receiver
+from tests.support.webhook_receiver import WEBHOOK_ENV, upload_with_callback, webhook_receiver
 from tests.support.write_trap import write_trap
 
 FAST = {"CHUTE_STUCK_AFTER_SECONDS": "3"}
@@ -146,12 +145,7 @@ def test_a_worker_killed_before_its_succeeded_write_gives_one_success_and_one_de
         api = servers("api", stack, **WEBHOOK_ENV)
         env = {**recording_env(record_file), **WEBHOOK_ENV}
         victim["w"] = servers("worker", stack, **env, CHUTE_DYNAMODB_ENDPOINT_URL=trap.url)
-        job_id = httpx.post(
-            f"{api.url}/v1/uploads",
-            params={"filename": "w.txt", "callback_url": receiver.url},
-            content=b"payload",
-            timeout=30,
-        ).json()["job_id"]
+        job_id = upload_with_callback(api.url, "w.txt", b"payload", receiver.url)
         wait_until(trap.sprung.is_set, timeout=30, what="the SUCCEEDED write trapped")
         victim["w"].proc.wait()
         replacement = servers("worker", stack, **env)  # takes the job once its lease lapses
@@ -184,12 +178,7 @@ def test_a_webhook_whose_outcome_was_never_recorded_is_delivered_again_with_its_
         api = servers("api", stack, **WEBHOOK_ENV)
         env = {**recording_env(record_file), **WEBHOOK_ENV, **due_soon}
         victim["w"] = servers("worker", stack, **env, CHUTE_DYNAMODB_ENDPOINT_URL=trap.url)
-        job_id = httpx.post(
-            f"{api.url}/v1/uploads",
-            params={"filename": "h.txt", "callback_url": receiver.url},
-            content=b"payload",
-            timeout=30,
-        ).json()["job_id"]
+        job_id = upload_with_callback(api.url, "h.txt", b"payload", receiver.url)
         wait_until(trap.sprung.is_set, timeout=30, what="the webhook's record trapped")
         reconciler = servers("reconciler", stack, **WEBHOOK_ENV, **due_soon)
         wait_until(

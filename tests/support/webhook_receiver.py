@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
 SECRET = "whsec-test-3f9a"
 WEBHOOK_ENV = {
     "CHUTE_WEBHOOK_SECRET": SECRET,
@@ -58,3 +60,16 @@ def webhook_receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def upload_with_callback(api_url: str, name: str, body: bytes, callback: str, **params: str) -> str:
+    r = httpx.post(
+        f"{api_url}/v1/uploads",
+        params={"filename": name, "callback_url": callback, **params},
+        content=body,
+        headers={"Content-Type": "text/plain"},
+        timeout=30,
+    )
+    assert r.status_code == 202, r.text
+    job_id: str = r.json()["job_id"]
+    return job_id
