@@ -14,7 +14,7 @@ from opentelemetry import trace
 
 from chute_core.errors import JobNotFound, PoisonMessage, ProcessorError, TransitionConflict
 from chute_core.events import ObjectCreated, S3TestEvent, UploadDeadline, parse_body
-from chute_core.jobs import Job, JobError, JobState, ProcessingResult, iso, seconds_since, utcnow
+from chute_core.jobs import Job, JobState, ProcessingResult, seconds_since, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.resumable_jobs import ResumableJobs
@@ -24,6 +24,7 @@ from chute_worker import metrics
 from chute_worker.chain import ChainFailed, ProcessorChain
 from chute_worker.decisions import Action, Decision, after_conflict, plan_failure
 from chute_worker.failures import backoff_seconds, classify
+from chute_worker.finish_values import finish_values
 from chute_worker.heartbeat import ExtendVisibility, heartbeat
 from chute_worker.settings import WorkerSettings
 from chute_worker.webhook_delivery import WebhookSender
@@ -207,7 +208,10 @@ class JobRunner:
             self.webhooks.schedule(after)
 
     async def _succeed(self, attempt: Attempt, result: ProcessingResult) -> Decision:
-        job, values = attempt.job, _finish_values(attempt, result, error=None, final=True)
+        job, values = (
+            attempt.job,
+            finish_values(result, etag=attempt.record.etag, error=None, final=True),
+        )
         self._until_delivered(job, values)
         try:
             finished = await self.store.transition(
@@ -242,7 +246,7 @@ class JobRunner:
             max_receive_count=self.pipeline.max_receive_count,
             attempts=job.attempts,
         )
-        values = _finish_values(attempt, result, error=error, final=plan.final)
+        values = finish_values(result, etag=attempt.record.etag, error=error, final=plan.final)
         if plan.final:
             self._until_delivered(job, values)
         try:
@@ -287,25 +291,3 @@ class JobRunner:
         except Exception as exc:
             # Not released: the lease simply lapses and the job is claimable then.
             log.warning("job_release_failed", job_id=job.job_id, error=str(exc))
-
-
-def _finish_values(
-    attempt: Attempt, result: ProcessingResult, *, error: ProcessorError | None, final: bool
-) -> dict[str, object]:
-    """What an attempt writes to the job record besides its state; only a final one
-    (not a retry back to QUEUED) is finished and marks its object processed."""
-    values: dict[str, object] = {"result": result.model_dump(mode="json", exclude_none=True)}
-    if final:
-        values["finished_at"] = iso(utcnow())
-        if attempt.record.etag:
-            values["processed_etag"] = attempt.record.etag
-    if error is not None:
-        values["error"] = JobError.from_exception(error).model_dump()
-        return values
-    inspected = result.summary_of("inspect") or {}
-    if "sha256" in inspected:
-        values["sha256"] = inspected["sha256"]
-    detected = result.content_type or inspected.get("detected_type")
-    if detected:
-        values["detected_type"] = detected
-    return values
