@@ -26,18 +26,12 @@ from tests.support.accounting import account, dlq_depth, log_events
 from tests.support.polling import wait_until
 from tests.support.processes import Server
 from tests.support.proxy import tcp_proxy
-from tests.support.reconciling import moto_port, repaired, silence_the_bucket, visible
+from tests.support.reconciling import FAST, moto_port, repaired_jobs, silence_the_bucket, visible
 from tests.support.records import Records
 from tests.support.stack import Stack
 from tests.support.uploads import queue_drained, upload, upload_many, wait_terminal
 from tests.support.webhook_receiver import WEBHOOK_ENV, upload_with_callback, webhook_receiver
 from tests.support.write_trap import write_trap
-
-FAST = {"CHUTE_STUCK_AFTER_SECONDS": "3"}
-
-
-def repairs(reconciler: Server, action: str) -> list[str]:
-    return [job_id for job_id, _, _ in repaired(reconciler, action)]
 
 
 @pytest.mark.slow
@@ -63,7 +57,7 @@ def test_uploads_while_the_notification_is_gone_for_30s_all_succeed(
     runs = Records.read(record_file).runs
     assert all(len(runs[j]) == 1 for j in job_ids)
     during = {j for j in job_ids if jobs[j]["object"]["filename"].startswith("during-")}
-    assert set(repairs(reconciler, "republished")) == during
+    assert set(repaired_jobs(reconciler, "republished")) == during
     result = account(stack, job_ids, [w.log_path for w in workers])
     assert (result.succeeded, result.duplicates, result.lost) == (len(job_ids), 0, 0)
 
@@ -84,7 +78,7 @@ def test_jobs_whose_messages_expired_in_a_60s_retention_queue_all_succeed(
     # The workers are away for longer than the retention. While the queue holds the
     # messages the reconciler leaves them be; once they expire it re-sends each job's.
     wait_until(
-        lambda: len(repairs(reconciler, "republished")) == 10,
+        lambda: len(repaired_jobs(reconciler, "republished")) == 10,
         timeout=120,
         interval=1,
         what="10 expired messages re-sent",
@@ -98,7 +92,7 @@ def test_jobs_whose_messages_expired_in_a_60s_retention_queue_all_succeed(
     workers = [servers("worker", stack, **recording_env(record_file)) for _ in range(2)]
     jobs = wait_terminal(stack, job_ids, timeout=60)
     assert {jobs[j]["state"] for j in job_ids} == {"SUCCEEDED"}
-    assert sorted(repairs(reconciler, "republished")) == sorted(job_ids)  # once each
+    assert sorted(repaired_jobs(reconciler, "republished")) == sorted(job_ids)  # once each
     assert all(len(Records.read(record_file).runs[j]) == 1 for j in job_ids)
     result = account(stack, job_ids, [w.log_path for w in workers])
     assert (result.succeeded, result.duplicates, result.lost) == (10, 0, 0)
@@ -121,7 +115,9 @@ def test_a_message_dead_lettered_while_dynamodb_was_unreachable_ends_its_job_wit
         jobs = wait_terminal(stack, [job_id], timeout=30)
     assert jobs[job_id]["state"] == "FAILED"
     assert jobs[job_id]["error"]["code"] == "max_receives_exceeded"
-    wait_until(lambda: repairs(reconciler, "failed") == [job_id], timeout=10, what="repair logged")
+    wait_until(
+        lambda: repaired_jobs(reconciler, "failed") == [job_id], timeout=10, what="repair logged"
+    )
     assert dlq_depth(stack) == 1  # still there for `chute dlq`
     assert Records.read(record_file).runs[job_id] == []
     account(stack, [job_id], [worker.log_path])
@@ -192,7 +188,7 @@ def test_a_webhook_whose_outcome_was_never_recorded_is_delivered_again_with_its_
     assert job["webhook"]["outcome"] == "delivered"
     assert "due_at" not in job
     wait_until(
-        lambda: repairs(reconciler, "delivered") == [job_id], timeout=10, what="repair logged"
+        lambda: repaired_jobs(reconciler, "delivered") == [job_id], timeout=10, what="repair logged"
     )
     account(stack, [job_id], [victim["w"].log_path])
 
@@ -248,7 +244,7 @@ def test_a_backlog_of_2000_overdue_jobs_gets_no_more_duplicates_than_slots(
     wait_until(lambda: queue_drained(stack), timeout=240, interval=1, what="backlog drained")
     jobs = wait_terminal(stack, job_ids, timeout=60)
     assert {jobs[j]["state"] for j in job_ids} == {"SUCCEEDED"}
-    duplicates = repairs(reconciler, "republished")
+    duplicates = repaired_jobs(reconciler, "republished")
     print(f"backlog {BACKLOG}, duplicate messages from the reconciler {len(duplicates)}")
     # The stated bound (docs/reliability.md, "Lost messages"): none while the queue has
     # visible messages; at the tail, at most the messages received and not yet claimed.

@@ -18,15 +18,19 @@ from tests.faults.conftest import recording_env
 from tests.support.accounting import account, log_events
 from tests.support.polling import wait_until
 from tests.support.processes import Server
-from tests.support.reconciling import moto_port, repaired, silence_the_bucket, visible
+from tests.support.reconciling import (
+    FAST,
+    moto_port,
+    repaired_jobs,
+    silence_the_bucket,
+    visible,
+)
 from tests.support.records import Records
 from tests.support.stack import Stack
 from tests.support.uploads import all_jobs, upload_many, wait_terminal
 from tests.support.write_trap import write_trap
 
 MiB = 1024 * 1024
-STUCK = "3"  # seconds before a standing job is overdue: the bound these tests wait on
-FAST = {"CHUTE_STUCK_AFTER_SECONDS": STUCK}
 
 
 def failed_by_code(stack: Stack, job_ids: list[str]) -> Counter[str]:
@@ -145,7 +149,7 @@ def test_fifty_uploads_whose_queue_was_purged_all_succeed_exactly_once(
     assert all(jobs[j]["attempts"] == 1 for j in job_ids)
     expected = {f"results/default/{j}/recording/summary.json" for j in job_ids}
     assert set(stack.keys("results/")) == expected
-    republished = [job_id for job_id, _, _ in repaired(reconciler, "republished")]
+    republished = repaired_jobs(reconciler, "republished")
     assert sorted(republished) == sorted(job_ids)
     result = account(stack, job_ids, [w.log_path for w in workers])
     assert (result.succeeded, result.duplicates, result.lost) == (50, 0, 0)

@@ -7,6 +7,10 @@ from tests.support.accounting import log_events
 from tests.support.processes import Server
 from tests.support.stack import Stack
 
+# Seconds before a standing job is overdue, for every process of a test: the bound the
+# reconciler fault tests wait on.
+FAST = {"CHUTE_STUCK_AFTER_SECONDS": "3"}
+
 
 def moto_port(stack: Stack) -> int:
     return int(str(stack.aws.aws_endpoint_url).rsplit(":", 1)[1])
@@ -17,6 +21,11 @@ def visible(stack: Stack) -> int:
         QueueUrl=stack.queue_url(), AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"])
+
+
+def repaired_jobs(reconciler: Server, action: str) -> list[str]:
+    """The ids of the jobs the reconciler repaired with `action`, in log order."""
+    return [job_id for job_id, _, _ in repaired(reconciler, action)]
 
 
 def repaired(reconciler: Server, action: str | None = None) -> list[tuple[str, str, str]]:
