@@ -102,15 +102,21 @@ async def _measure(aws: Any, settings: Any) -> list[dict[str, Any]]:
         )
         reconciler = Reconciler(
             repairs=Repairs(
-                store=store, s3=clients.s3, sqs=clients.sqs, queue_url=url, max_republish=5
-            ),
-            dlq=Dlq(
+                store=store,
+                s3=clients.s3,
                 sqs=clients.sqs,
-                jobs=store,
-                keys=keys,
-                queue=settings.queue,
-                dlq=settings.dlq_name,
+                queue_urls={"default": url},
+                max_republish=5,
             ),
+            dlqs=[
+                Dlq(
+                    sqs=clients.sqs,
+                    jobs=store,
+                    keys=keys,
+                    queue=settings.queue,
+                    dlq=settings.dlq_name,
+                )
+            ],
             ddb=clients.dynamodb,
             table=settings.table,
             batch=1000,

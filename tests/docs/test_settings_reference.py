@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 from chute_api.settings import ApiSettings
 from chute_core.settings import AwsSettings, LogSettings, PipelineSettings, WebhookSettings
 from chute_ops.settings import ClientSettings, DevSettings, ReconcilerSettings
+from chute_ops.subscribers import SubscriberSettings
 from chute_worker.settings import WorkerSettings
 from tests.support.processes import REPO
 
@@ -23,6 +24,7 @@ CLASSES = [
     WorkerSettings,
     DevSettings,
     ReconcilerSettings,
+    SubscriberSettings,
     ClientSettings,
 ]
 LINES = (REPO / "docs/settings.md").read_text().splitlines()

@@ -11,7 +11,9 @@ from tests.conftest import ServerFactory
 from tests.support.polling import wait_until
 from tests.support.stack import Stack
 
-DLQ_VISIBLE = re.compile(r'^chute_queue_messages\{queue="dlq",state="visible"\} (\S+)$', re.M)
+DLQ_VISIBLE = re.compile(
+    r'^chute_queue_messages\{pool="default",queue="dlq",state="visible"\} (\S+)$', re.M
+)
 
 
 def test_the_api_alone_reports_a_dead_letter_in_its_queue_gauges(

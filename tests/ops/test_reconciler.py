@@ -54,16 +54,18 @@ class Bench:
                 store=store,
                 s3=self.clients.s3,
                 sqs=self.clients.sqs,
-                queue_url=self.stack.queue_url(),
+                queue_urls={"default": self.stack.queue_url()},
                 max_republish=max_republish,
             ),
-            dlq=Dlq(
-                sqs=self.clients.sqs,
-                jobs=store,
-                keys=ObjectKeys.from_settings(p),
-                queue=p.queue,
-                dlq=p.dlq_name,
-            ),
+            dlqs=[
+                Dlq(
+                    sqs=self.clients.sqs,
+                    jobs=store,
+                    keys=ObjectKeys.from_settings(p),
+                    queue=p.queue,
+                    dlq=p.dlq_name,
+                )
+            ],
             ddb=self.clients.dynamodb,
             table=p.table,
             batch=1000,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,19 @@ class Stack:
             # A stopping worker lets its outstanding long poll end (it may bring messages
             # to hand back): short polls keep every test's worker teardown short.
             "CHUTE_WORKER_WAIT_SECONDS": "2",
+            **self.pool_env,
         }
+
+    @property
+    def pool_env(self) -> dict[str, str]:
+        """CHUTE_POOLS and CHUTE_POOL_ROUTES when the pipeline has pools."""
+        p, env = self.pipeline, {}
+        if p.pools:
+            specs = {name: s.model_dump(exclude_none=True) for name, s in p.pools.items()}
+            env["CHUTE_POOLS"] = json.dumps(specs)
+        if p.pool_routes:
+            env["CHUTE_POOL_ROUTES"] = json.dumps([r.model_dump() for r in p.pool_routes])
+        return env
 
     def client(self, service: str) -> Any:
         return sync_client(service, self.aws)
@@ -79,7 +92,11 @@ class Stack:
 
 
 def unique_pipeline(**overrides: Any) -> PipelineSettings:
+    """Resources named for this test alone; `pools` name their queues by suffix
+    ({"images": {}} gets the queue "{name}-images")."""
     name = f"t{uuid.uuid4().hex[:12]}"
     values: dict[str, Any] = {"bucket": name, "topic": name, "queue": name, "table": name}
+    pools = overrides.pop("pools", {})
+    values["pools"] = {pool: {"queue": f"{name}-{pool}", **spec} for pool, spec in pools.items()}
     values.update(overrides)
     return PipelineSettings(**values)

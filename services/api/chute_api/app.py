@@ -40,7 +40,7 @@ from chute_core.aws import QueueUrls, open_clients
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
-from chute_core.queue_gauges import QueueMonitor
+from chute_core.queue_gauges import QueueMonitor, gauged_queues
 from chute_core.resumable_jobs import ResumableJobs
 from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 
@@ -97,6 +97,7 @@ def create_app(
             send_bodies_uncopied(clients.s3)
             http = await stack.enter_async_context(httpx.AsyncClient())
             keys = ObjectKeys.from_settings(pipeline)
+            pools = pipeline.pool_set()
             jobs = ResumableJobs.for_pipeline(clients.dynamodb, pipeline)
             queues = QueueUrls(clients.sqs)
             aws_health = AwsHealth(
@@ -117,6 +118,7 @@ def create_app(
                     jobs=jobs,
                     s3=clients.s3,
                     keys=keys,
+                    pools=pools,
                     bucket=pipeline.bucket,
                     part_bytes=api.upload_part_bytes,
                     job_ttl=ttl,
@@ -126,6 +128,7 @@ def create_app(
                     jobs=jobs,
                     s3=clients.s3,
                     keys=keys,
+                    pools=pools,
                     bucket=pipeline.bucket,
                     job_ttl=ttl,
                     api=api,
@@ -134,6 +137,7 @@ def create_app(
                     jobs=jobs,
                     s3=clients.s3,
                     keys=keys,
+                    pools=pools,
                     bucket=pipeline.bucket,
                     job_ttl=ttl,
                     api=api,
@@ -165,7 +169,7 @@ def create_app(
             monitor = QueueMonitor(
                 sqs=clients.sqs,
                 urls=queues,
-                queues={"main": pipeline.queue, "dlq": pipeline.dlq_name},
+                queues=gauged_queues(pools),
                 interval=pipeline.queue_poll_seconds,
             )
             await monitor.poll()  # at start-up, like the AWS check: then every interval

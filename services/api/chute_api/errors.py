@@ -49,6 +49,7 @@ __all__ = [
     "NotAnOffsetStream",
     "NotFound",
     "OffsetMismatch",
+    "ProcessorsInTwoPools",
     "RateLimited",
     "ServerBusy",
     "TusVersionUnsupported",
@@ -180,6 +181,12 @@ class EmptyUpload(UploadRejected):
 
 class UnknownProcessor(UploadRejected):
     code = "unknown-processor"
+
+
+class ProcessorsInTwoPools(UploadRejected):
+    """The processors asked for run in different worker pools (chute_core.pools)."""
+
+    code = "processors-span-pools"
 
 
 class UploadTimeout(UploadRejected):

@@ -20,11 +20,13 @@ from chute_api.errors import (
     InvalidCallback,
     MalformedRequest,
     NotFound,
+    ProcessorsInTwoPools,
     UploadRejected,
 )
 from chute_api.metrics import UPLOADS_REJECTED
 from chute_core.errors import JobNotFound, UnsafeCallback
 from chute_core.logs import get_logger
+from chute_core.pools import ProcessorsSpanPools
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "render"]
 
@@ -115,6 +117,8 @@ def as_api_error(request: Request, exc: Exception) -> ApiError:
         return NotFound(f"no job {exc.job_id}")
     if isinstance(exc, UnsafeCallback):
         return InvalidCallback(str(exc))
+    if isinstance(exc, ProcessorsSpanPools):
+        return ProcessorsInTwoPools(str(exc))
     if isinstance(exc, RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -138,6 +142,7 @@ HANDLED = (
     ApiError,
     JobNotFound,
     UnsafeCallback,
+    ProcessorsSpanPools,
     RequestValidationError,
     StarletteHTTPException,
     ClientError,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, overload
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chute_core._list_filter import list_filter as _list_filter
 from chute_core._update_expression import UpdateExpression as _Update
 from chute_core.aws import error_code
 from chute_core.due import DUE_FIELDS, DuePolicy, shard_of
@@ -119,9 +120,10 @@ class JobStore:
         state: JobState | None,
         limit: int,
         start: Mapping[str, str] | None,
+        pool: str | None = None,
         max_queries: int = 10,
     ) -> tuple[list[Job], dict[str, str] | None]:
-        """Newest first from the tenant index. With a state filter a query page may hold
+        """Newest first from the tenant index. With a state or pool filter a page may hold
         fewer matches than asked: keep querying (at most `max_queries`), then hand back
         where to resume; None when nothing is left."""
         jobs: list[Job] = []
@@ -135,10 +137,7 @@ class JobStore:
                 "ScanIndexForward": False,
                 "Limit": limit - len(jobs),
             }
-            if state is not None:
-                params["FilterExpression"] = "#state = :state"
-                params["ExpressionAttributeNames"] = {"#state": "state"}
-                params["ExpressionAttributeValues"][":state"] = {"S": state.value}
+            params.update(_list_filter(state, pool, params["ExpressionAttributeValues"]))
             if last:
                 params["ExclusiveStartKey"] = {k: {"S": v} for k, v in last.items()}
             response = await self._client.query(**params)

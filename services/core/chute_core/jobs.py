@@ -10,6 +10,7 @@ import uuid_utils
 from pydantic import BaseModel, ConfigDict, Field
 
 from chute_core.errors import ChuteError
+from chute_core.pools import DEFAULT_POOL
 
 __all__ = [
     "ISO_FORMAT",
@@ -192,6 +193,7 @@ class Job(BaseModel):
     error: JobError | None = None
     traceparent: str | None = None
     processors: list[str] | None = None  # the upload's explicit choice; None: route by type
+    pool: str = DEFAULT_POOL  # whose queue carries the job (chute_core.pools)
     callback_url: str | None = None  # POSTed the terminal record (signed)
     webhook: dict[str, Any] | None = None  # how that delivery went
     direct_upload: DirectUpload | None = None
@@ -233,7 +235,15 @@ def new_job_id() -> str:
     return str(uuid_utils.uuid7())
 
 
-def new_job(*, job_id: str, tenant: str, obj: ObjectInfo, ttl: timedelta, state: JobState) -> Job:
+def new_job(
+    *,
+    job_id: str,
+    tenant: str,
+    obj: ObjectInfo,
+    ttl: timedelta,
+    state: JobState,
+    pool: str = DEFAULT_POOL,
+) -> Job:
     now = utcnow()
     return Job(
         job_id=job_id,
@@ -242,5 +252,6 @@ def new_job(*, job_id: str, tenant: str, obj: ObjectInfo, ttl: timedelta, state:
         created_at=iso(now),
         updated_at=iso(now),
         object=obj,
+        pool=pool,
         expires_at=int((now + ttl).timestamp()),
     )

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge
 
 from chute_core.aws import QueueUrls
+from chute_core.pools import Pool
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -25,6 +26,7 @@ __all__ = [
     "QUEUE_EXPORTER_LAST_SUCCESS",
     "QUEUE_MESSAGES",
     "QueueMonitor",
+    "gauged_queues",
 ]
 
 STATES = ("visible", "in_flight", "delayed")
@@ -35,8 +37,8 @@ ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
 )
 QUEUE_MESSAGES = Gauge(
     "chute_queue_messages",
-    "Approximate messages per queue (main, dlq) and state (visible, in_flight, delayed).",
-    ["queue", "state"],
+    "Approximate messages per pool, queue (main, dlq) and state (visible, in_flight, delayed).",
+    ["pool", "queue", "state"],
 )
 QUEUE_EXPORTER_ERRORS = Counter(
     "chute_queue_exporter_errors", "Failed polls of the queues' attributes."
@@ -47,18 +49,27 @@ QUEUE_EXPORTER_LAST_SUCCESS = Gauge(
 )
 
 
+def gauged_queues(pools: Iterable[Pool]) -> dict[tuple[str, str], str]:
+    """(pool, "main" | "dlq") -> queue name, for each pool."""
+    return {
+        key: name
+        for pool in pools
+        for key, name in (((pool.name, "main"), pool.queue), ((pool.name, "dlq"), pool.dlq))
+    }
+
+
 class QueueMonitor:
     def __init__(
         self,
         *,
         sqs: SQSClient,
         urls: QueueUrls,
-        queues: dict[str, str],
+        queues: Mapping[tuple[str, str], str],
         interval: float,
         on_success: Callable[[], None] = lambda: None,
         on_failure: Callable[[BaseException], None] = lambda exc: None,
     ) -> None:
-        """`queues` maps a label ("main", "dlq") to a queue name; the callbacks hear
+        """`queues` maps (pool, "main" | "dlq") to a queue name; the callbacks hear
         each poll's outcome (the worker's readiness follows them)."""
         self._sqs = sqs
         self._names = queues
@@ -68,13 +79,14 @@ class QueueMonitor:
         self._on_failure = on_failure
 
     async def poll_once(self) -> None:
-        for label, name in self._names.items():
+        for (pool, label), name in self._names.items():
             response = await self._sqs.get_queue_attributes(
                 QueueUrl=await self._urls.url(name), AttributeNames=list(ATTRIBUTES)
             )
             values = response.get("Attributes", {})
             for state, attribute in zip(STATES, ATTRIBUTES, strict=True):
-                QUEUE_MESSAGES.labels(queue=label, state=state).set(int(values.get(attribute) or 0))
+                count = int(values.get(attribute) or 0)
+                QUEUE_MESSAGES.labels(pool=pool, queue=label, state=state).set(count)
         QUEUE_EXPORTER_LAST_SUCCESS.set(time.time())
 
     async def poll(self) -> None:

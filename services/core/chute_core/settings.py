@@ -14,8 +14,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from chute_core.errors import SettingsError
+from chute_core.pools import POOL_NAME, PoolRoute, Pools, PoolSpec
 
 __all__ = [
     "CONFIG",
@@ -99,6 +101,10 @@ class PipelineSettings(BaseSettings):
     # Web origins that may upload from a browser: the bucket's CORS rules (bootstrap)
     # and the API's CORS answers both come from this list. Empty: no browser access.
     cors_origins: CommaList = Field(default_factory=list)
+    # Worker pools (chute_core.pools), JSON: {"images": {"queue": "chute-images"}} and
+    # [{"pool": "images", "content_types": ["image/*"]}]. Unset: one pool, `default`.
+    pools: dict[Annotated[str, Field(pattern=POOL_NAME)], PoolSpec] = Field(default_factory=dict)
+    pool_routes: list[PoolRoute] = Field(default_factory=list)
 
     @field_validator("cors_origins")
     @classmethod
@@ -120,6 +126,25 @@ class PipelineSettings(BaseSettings):
     @property
     def dlq_name(self) -> str:
         return self.dlq or f"{self.queue}-dlq"
+
+    def pool_set(self) -> Pools:
+        """The pools, checked (the settings were refused at start if they do not check)."""
+        return Pools(
+            self.pools,
+            self.pool_routes,
+            queue=self.queue,
+            dlq=self.dlq_name,
+            visibility_timeout_seconds=self.visibility_timeout_seconds,
+            max_receive_count=self.max_receive_count,
+        )
+
+    @model_validator(mode="after")
+    def _pools_check(self) -> PipelineSettings:
+        try:
+            self.pool_set()
+        except ValueError as exc:
+            raise ValueError(f"CHUTE_POOLS / CHUTE_POOL_ROUTES: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _prefixes_do_not_overlap(self) -> PipelineSettings:
@@ -150,9 +175,15 @@ def load(cls: type[S]) -> S:
     """Build one settings class from the environment, or raise a one-line SettingsError."""
     try:
         return cls()
+    except SourceError as exc:  # a JSON-valued variable that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"{_PREFIX}{field.group(1).upper()}" if field else str(exc)
+        raise SettingsError(f"{name}: not valid JSON") from None
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = error["loc"]
         if not loc:  # a cross-field rule: its message names the variables itself
             raise SettingsError(str(error["msg"]).removeprefix("Value error, ")) from None
-        raise SettingsError(f"{_PREFIX}{str(loc[0]).upper()}: {error['msg']}") from None
+        where = ".".join(str(part) for part in loc[1:])
+        detail = f"{where}: {error['msg']}" if where else error["msg"]
+        raise SettingsError(f"{_PREFIX}{str(loc[0]).upper()}: {detail}") from None

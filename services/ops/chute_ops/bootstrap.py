@@ -11,19 +11,22 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chute_core.aws import MISSING_QUEUE_CODES, error_code, sync_client
+from chute_core.aws import error_code, sync_client
 from chute_core.due import DUE_INDEX, DUE_INDEX_ATTRIBUTES
+from chute_core.errors import SettingsError
 from chute_core.job_store import TENANT_INDEX
 from chute_core.settings import AwsSettings, PipelineSettings
 from chute_ops.bootstrap_bucket import BucketSteps, Change
+from chute_ops.bootstrap_queues import QueueSteps, service_may
+from chute_ops.bootstrap_subscriptions import SubscriptionSteps
+from chute_ops.subscribers import Subscriber
 
 __all__ = ["Change", "bootstrap"]
 
 NOTIFICATION_ID = "chute-incoming"
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
-class _Reconciler(BucketSteps):
+class _Reconciler(BucketSteps, QueueSteps, SubscriptionSteps):
     def __init__(self, aws: AwsSettings, pipeline: PipelineSettings) -> None:
         self.p = pipeline
         self.region = aws.region
@@ -48,7 +51,7 @@ class _Reconciler(BucketSteps):
             arn = str(self.sns.create_topic(Name=name)["TopicArn"])
             self.note(f"topic {name}", "created")
         bucket_arn = f"arn:aws:s3:::{self.p.bucket}"
-        policy = _service_may(
+        policy = service_may(
             "AllowBucketToPublish", "s3", "SNS:Publish", arn, ("ArnLike", bucket_arn)
         )
         attributes = self.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
@@ -58,73 +61,6 @@ class _Reconciler(BucketSteps):
             )
             self.note(f"topic {name} policy", "updated")
         return arn
-
-    # -- SQS ---------------------------------------------------------------------------
-    def _queue(self, name: str, desired: dict[str, str]) -> tuple[str, str]:
-        try:
-            url = str(self.sqs.get_queue_url(QueueName=name)["QueueUrl"])
-        except ClientError as exc:
-            if error_code(exc) not in MISSING_QUEUE_CODES:
-                raise
-            url = str(self.sqs.create_queue(QueueName=name, Attributes=desired)["QueueUrl"])
-            self.note(f"queue {name}", "created")
-        current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        differing = {k: v for k, v in desired.items() if not _same_attribute(current.get(k), v)}
-        if differing:
-            self.sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
-            self.note(f"queue {name} attributes {', '.join(sorted(differing))}", "updated")
-        return url, str(current["QueueArn"])
-
-    def queues(self, topic_arn: str) -> str:
-        _, dlq_arn = self._queue(
-            self.p.dlq_name, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
-        )
-        queue_arn = f"{dlq_arn.rsplit(':', 1)[0]}:{self.p.queue}"
-        policy = _service_may(
-            "AllowTopicToSend", "sns", "sqs:SendMessage", queue_arn, ("ArnEquals", topic_arn)
-        )
-        _, queue_arn = self._queue(
-            self.p.queue,
-            {
-                "VisibilityTimeout": str(self.p.visibility_timeout_seconds),
-                "ReceiveMessageWaitTimeSeconds": "20",
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": self.p.max_receive_count}
-                ),
-                "Policy": json.dumps(policy),
-            },
-        )
-        return queue_arn
-
-    # -- SNS -> SQS --------------------------------------------------------------------
-    def subscription(self, topic_arn: str, queue_arn: str) -> None:
-        existing = next(
-            (
-                s["SubscriptionArn"]
-                for page in self.sns.get_paginator("list_subscriptions_by_topic").paginate(
-                    TopicArn=topic_arn
-                )
-                for s in page.get("Subscriptions", [])
-                if s.get("Protocol") == "sqs" and s.get("Endpoint") == queue_arn
-            ),
-            None,
-        )
-        if existing is None:
-            self.sns.subscribe(
-                TopicArn=topic_arn,
-                Protocol="sqs",
-                Endpoint=queue_arn,
-                Attributes={"RawMessageDelivery": "true"},
-                ReturnSubscriptionArn=True,
-            )
-            self.note(f"subscription {self.p.topic} -> {self.p.queue}", "created")
-            return
-        attributes = self.sns.get_subscription_attributes(SubscriptionArn=existing)["Attributes"]
-        if attributes.get("RawMessageDelivery") != "true":
-            self.sns.set_subscription_attributes(
-                SubscriptionArn=existing, AttributeName="RawMessageDelivery", AttributeValue="true"
-            )
-            self.note(f"subscription {self.p.topic} -> {self.p.queue} raw delivery", "updated")
 
     # -- S3 -> SNS ---------------------------------------------------------------------
     def notification(self, topic_arn: str) -> None:
@@ -224,46 +160,6 @@ _DUE_INDEX_SPEC: Any = {
 }
 
 
-def _service_may(
-    sid: str, service: str, action: str, resource: str, source: tuple[str, str]
-) -> dict[str, Any]:
-    """A resource policy letting one AWS service act on `resource`, only on behalf of
-    the source ARN (`source` = (condition operator, ARN))."""
-    operator, source_arn = source
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": sid,
-                "Effect": "Allow",
-                "Principal": {"Service": f"{service}.amazonaws.com"},
-                "Action": action,
-                "Resource": resource,
-                "Condition": {operator: {"aws:SourceArn": source_arn}},
-            }
-        ],
-    }
-
-
-def _same_attribute(current: str | None, desired: str) -> bool:
-    if current == desired:
-        return True
-    if current is None:
-        return False
-    try:  # policies come back re-serialised; numbers inside JSON may come back as strings
-        return bool(_normal_json(json.loads(current)) == _normal_json(json.loads(desired)))
-    except ValueError:
-        return False
-
-
-def _normal_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _normal_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normal_json(v) for v in value]
-    return str(value)
-
-
 def _normal_notification(config: dict[str, Any]) -> Any:
     rules = config.get("Filter", {}).get("Key", {}).get("FilterRules", [])
     return (
@@ -273,13 +169,19 @@ def _normal_notification(config: dict[str, Any]) -> Any:
     )
 
 
-def bootstrap(aws: AwsSettings, pipeline: PipelineSettings) -> list[Change]:
+def bootstrap(
+    aws: AwsSettings, pipeline: PipelineSettings, subscribers: list[Subscriber] | None = None
+) -> list[Change]:
     """Reconcile every resource; the changes made, empty when everything was in place."""
+    subscribers = subscribers or []
+    taken = {q for pool in pipeline.pool_set() for q in (pool.queue, pool.dlq)}
+    for sub in subscribers:
+        if sub.queue_name in taken:
+            raise SettingsError(f"CHUTE_SUBSCRIBERS: queue {sub.queue_name!r} is a pool's queue")
     r = _Reconciler(aws, pipeline)
     r.table()
     r.bucket()
     topic_arn = r.topic()
-    queue_arn = r.queues(topic_arn)
-    r.subscription(topic_arn, queue_arn)
+    r.subscriptions(topic_arn, r.pool_queues(topic_arn), subscribers)
     r.notification(topic_arn)  # last: S3 validates that it may publish to the topic
     return r.changes

@@ -36,10 +36,12 @@ def version() -> None:
 
 @app.command("bootstrap")
 def bootstrap_command() -> None:
-    """Create or reconcile the bucket, topic, queues, subscription, notification and table."""
+    """Create or reconcile the bucket, topic, pools' queues, subscriptions, notification, table."""
     from chute_ops.bootstrap import bootstrap
+    from chute_ops.subscribers import SubscriberSettings
 
-    changes = bootstrap(load(AwsSettings), load(PipelineSettings))
+    subscribers = load(SubscriberSettings).subscribers
+    changes = bootstrap(load(AwsSettings), load(PipelineSettings), subscribers)
     for change in changes:
         typer.echo(str(change))
     typer.echo(f"{len(changes)} changes" if changes else "no changes: everything is in place")

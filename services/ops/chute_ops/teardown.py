@@ -37,7 +37,7 @@ def teardown(aws: AwsSettings, pipeline: PipelineSettings) -> None:
         for t in page.get("Topics", []):
             if t["TopicArn"].rsplit(":", 1)[-1] == pipeline.topic:
                 sns.delete_topic(TopicArn=t["TopicArn"])
-    for queue in (pipeline.queue, pipeline.dlq_name):
+    for queue in (q for pool in pipeline.pool_set() for q in (pool.queue, pool.dlq)):
         try:
             sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
         except ClientError as exc:

@@ -13,15 +13,22 @@ __all__ = ["register"]
 
 T = TypeVar("T")
 
+PoolOption = Annotated[
+    str | None,
+    typer.Option("--pool", help="The pool (CHUTE_POOLS) whose queues to use; default: CHUTE_POOL."),
+]
 
-def _with_dlq(action: Callable[..., Awaitable[T]]) -> T:
+
+def _with_dlq(action: Callable[..., Awaitable[T]], pool_name: str | None) -> T:
     from chute_core.aws import open_clients
     from chute_core.job_store import JobStore
     from chute_core.keys import ObjectKeys
     from chute_core.settings import AwsSettings, PipelineSettings, load
     from chute_worker.dlq import Dlq
+    from chute_worker.settings import WorkerSettings
 
     aws, pipeline = load(AwsSettings), load(PipelineSettings)
+    pool = pipeline.pool_set().get(pool_name or load(WorkerSettings).pool)
 
     async def run() -> T:
         async with AsyncExitStack() as stack:
@@ -30,8 +37,8 @@ def _with_dlq(action: Callable[..., Awaitable[T]]) -> T:
                 sqs=clients.sqs,
                 jobs=JobStore.for_pipeline(clients.dynamodb, pipeline),
                 keys=ObjectKeys.from_settings(pipeline),
-                queue=pipeline.queue,
-                dlq=pipeline.dlq_name,
+                queue=pool.queue,
+                dlq=pool.dlq,
             )
             return await action(dlq)
 
@@ -40,8 +47,8 @@ def _with_dlq(action: Callable[..., Awaitable[T]]) -> T:
 
 def register(app: typer.Typer) -> None:
     @app.command("worker")
-    def worker_command() -> None:
-        """Consume the queue until SIGINT/SIGTERM, then drain within the grace period."""
+    def worker_command(pool: PoolOption = None) -> None:
+        """Consume a pool's queue until SIGINT/SIGTERM, then drain within the grace period."""
         import uvloop
 
         from chute_core.logs import configure_logging
@@ -51,6 +58,8 @@ def register(app: typer.Typer) -> None:
         from chute_worker.settings import WorkerSettings
 
         aws, pipeline, settings = load(AwsSettings), load(PipelineSettings), load(WorkerSettings)
+        if pool is not None:
+            settings = settings.model_copy(update={"pool": pool})
         configure_logging()
         configure_tracing("worker")
         # uvloop: the event loop's socket and callback work in C; aiobotocore does plenty
@@ -61,9 +70,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dlq_app, name="dlq")
 
     @dlq_app.command("list")
-    def dlq_list() -> None:
+    def dlq_list(pool: PoolOption = None) -> None:
         """List the DLQ: message id, job id, reason, receive count, age."""
-        letters = _with_dlq(lambda dlq: dlq.peek())
+        letters = _with_dlq(lambda dlq: dlq.peek(), pool)
         typer.echo(f"{'MESSAGE ID':38} {'JOB ID':38} {'REASON':24} {'RECEIVES':>8} {'AGE':>8}")
         for d in letters:
             typer.echo(
@@ -76,21 +85,23 @@ def register(app: typer.Typer) -> None:
     def dlq_redrive(
         all_: Annotated[bool, typer.Option("--all", help="Redrive every message.")] = False,
         job: Annotated[str | None, typer.Option("--job", help="Redrive one job's.")] = None,
+        pool: PoolOption = None,
     ) -> None:
         """Move messages back to the main queue (receive -> send -> delete)."""
         if all_ == (job is not None):
             raise typer.BadParameter("give exactly one of --all or --job ID")
-        moved = _with_dlq(lambda dlq: dlq.redrive(job_id=job))
+        moved = _with_dlq(lambda dlq: dlq.redrive(job_id=job), pool)
         typer.echo(f"redrove {len(moved)} messages")
 
     @dlq_app.command("purge")
     def dlq_purge(
         yes: Annotated[bool, typer.Option("--yes", help="Really delete every message.")] = False,
+        pool: PoolOption = None,
     ) -> None:
         """Delete every message in the DLQ."""
         if not yes:
             raise typer.BadParameter("purging deletes every dead letter; add --yes")
-        _with_dlq(lambda dlq: dlq.purge())
+        _with_dlq(lambda dlq: dlq.purge(), pool)
         typer.echo("purged")
 
     processors_app = typer.Typer(help="The processors this worker can run.", no_args_is_help=True)

@@ -79,8 +79,9 @@ class Worker:
     async def _connect(self) -> None:
         if self._queue_url:
             return
-        self._queue_url = await self._queues.url(self._pipeline.queue)
-        self._dlq_url = await self._queues.url(self._pipeline.dlq_name)
+        pool = self._pipeline.pool_set().get(self._settings.pool)
+        self._queue_url = await self._queues.url(pool.queue)
+        self._dlq_url = await self._queues.url(pool.dlq)
         self._deletes = DeleteBatcher(
             self._sqs,
             self._queue_url,

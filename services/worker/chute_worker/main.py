@@ -10,10 +10,11 @@ import httpx
 import uvicorn
 
 from chute_core.aws import QueueUrls, open_clients
+from chute_core.errors import ChuteError, SettingsError
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
 from chute_core.metrics import set_build_info
-from chute_core.queue_gauges import QueueMonitor
+from chute_core.queue_gauges import QueueMonitor, gauged_queues
 from chute_core.resumable_jobs import ResumableJobs
 from chute_core.settings import AwsSettings, PipelineSettings, WebhookSettings, load
 from chute_worker.backend import BackendHealth
@@ -51,6 +52,10 @@ async def run_worker(
     stop: asyncio.Event,
 ) -> None:
     """Consume until `stop` is set, then drain and close everything."""
+    try:
+        served = pipeline.pool_set().get(settings.pool)
+    except ChuteError as exc:
+        raise SettingsError(f"CHUTE_POOL: {exc}") from None
     registry = Registry.discover()
     router = Router(settings.worker_routes, registry)
     set_build_info("worker")
@@ -114,7 +119,7 @@ async def run_worker(
         monitor = QueueMonitor(
             sqs=clients.sqs,
             urls=queue_urls,
-            queues={"main": pipeline.queue, "dlq": pipeline.dlq_name},
+            queues=gauged_queues([served]),
             interval=pipeline.queue_poll_seconds,
             on_success=backend.succeeded,
             on_failure=lambda exc: backend.failed(exc, where="queue_attributes"),
@@ -125,6 +130,8 @@ async def run_worker(
         log.info(
             "worker_started",
             worker_id=settings.worker_id,
+            pool=served.name,
+            queue=served.queue,
             processors=registry.names(),
             routes=router.rules,
             concurrency=settings.worker_concurrency,

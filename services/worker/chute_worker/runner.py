@@ -5,6 +5,7 @@ write; losing a race is an ordinary outcome (logged, then deleted or retried).""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from chute_core.events import ObjectCreated, S3TestEvent, UploadDeadline, parse_
 from chute_core.jobs import Job, JobState, ProcessingResult, seconds_since, utcnow
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
+from chute_core.pools import Pool, Pools
 from chute_core.resumable_jobs import ResumableJobs
 from chute_core.settings import PipelineSettings
 from chute_core.tracing import context_from, tracer
@@ -71,6 +73,15 @@ class JobRunner:
     chain: ProcessorChain
     webhooks: WebhookSender | None = None
 
+    @functools.cached_property
+    def pools(self) -> Pools:
+        return self.pipeline.pool_set()
+
+    @functools.cached_property
+    def pool(self) -> Pool:
+        """The pool this worker serves: its lease, visibility and receive limits."""
+        return self.pools.get(self.settings.pool)
+
     def retry_later(self, receive_count: int) -> Decision:
         return Decision.retry(
             backoff_seconds(
@@ -106,12 +117,13 @@ class JobRunner:
     async def _handle_record(self, record: ObjectCreated, delivery: Delivery) -> Decision:
         if record.bucket != self.pipeline.bucket:
             raise PoisonMessage("unknown_bucket", f"event for bucket {record.bucket}")
-        tenant, job_id = self.keys.parse_incoming(record.key)
+        segment, tenant, job_id = self.keys.parse_pooled(record.key)
+        self.pools.check_serves(self.pool, segment, record.key)
         try:
             job = await self.store.claim(
                 job_id,
                 owner=self.settings.worker_id,
-                lease_seconds=self.pipeline.visibility_timeout_seconds,
+                lease_seconds=self.pool.visibility_timeout_seconds,
                 etag=record.etag,
             )
         except JobNotFound:
@@ -164,7 +176,7 @@ class JobRunner:
             lease_owner=current.lease_owner,
         )
         return after_conflict(
-            current, lease_seconds=self.pipeline.visibility_timeout_seconds, now=utcnow()
+            current, lease_seconds=self.pool.visibility_timeout_seconds, now=utcnow()
         )
 
     async def _run(self, attempt: Attempt) -> Decision:
@@ -173,7 +185,7 @@ class JobRunner:
                 store=self.store,
                 job_id=attempt.job.job_id,
                 owner=self.settings.worker_id,
-                visibility=self.pipeline.visibility_timeout_seconds,
+                visibility=self.pool.visibility_timeout_seconds,
                 extend_visibility=attempt.delivery.extend_visibility,
             ):
                 result = await self.chain.run(attempt.job, attempt.record)
@@ -243,7 +255,7 @@ class JobRunner:
         plan = plan_failure(
             error,
             receive_count=delivery.receive_count,
-            max_receive_count=self.pipeline.max_receive_count,
+            max_receive_count=self.pool.max_receive_count,
             attempts=job.attempts,
         )
         values = finish_values(result, etag=attempt.record.etag, error=error, final=plan.final)

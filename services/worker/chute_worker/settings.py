@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from chute_core.pools import DEFAULT_POOL
 from chute_core.settings import CONFIG, MiB, Port
 
 __all__ = ["DEFAULT_ROUTES", "WorkerSettings"]
@@ -31,6 +32,9 @@ DEFAULT_ROUTES: dict[str, list[str]] = {
 class WorkerSettings(BaseSettings):
     model_config = CONFIG
 
+    # Which of the pipeline's pools (CHUTE_POOLS) this worker serves: its queue, DLQ and
+    # limits; an event for another pool's key is dead-lettered (`wrong_pool`).
+    pool: str = DEFAULT_POOL
     worker_concurrency: Annotated[int, Field(ge=1, le=1000)] = 8
     worker_health_host: str = "127.0.0.1"
     worker_health_port: Port = 8001

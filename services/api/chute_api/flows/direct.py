@@ -38,6 +38,7 @@ from chute_core.jobs import (
     utcnow,
 )
 from chute_core.keys import ObjectKeys
+from chute_core.pools import Pools
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -99,6 +100,7 @@ class DirectUploads:
     jobs: JobStore
     s3: S3Client
     keys: ObjectKeys
+    pools: Pools
     bucket: str
     job_ttl: timedelta
     api: ApiSettings
@@ -112,8 +114,11 @@ class DirectUploads:
         plan.rules.check_size(plan.size)
         plan.rules.check_type(plan.content_type, detected=False)
         api, tenant = self.api, plan.tenant
+        pool = self.pools.route(
+            tenant=tenant, processors=plan.rules.processors, content_type=plan.content_type
+        )
         job_id = new_job_id()
-        key = self.keys.incoming(tenant, job_id)
+        key = self.keys.incoming(tenant, job_id, pool.segment)
         deadline = iso(utcnow() + timedelta(seconds=api.presign_seconds))
         job = new_job(
             job_id=job_id,
@@ -127,6 +132,7 @@ class DirectUploads:
             ),
             ttl=self.job_ttl,
             state=JobState.AWAITING_UPLOAD,
+            pool=pool.name,
         )
         job.processors, job.callback_url = plan.rules.processors, plan.rules.callback_url
         answer = Presigned(job=job, deadline=deadline)

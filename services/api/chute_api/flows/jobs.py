@@ -42,8 +42,11 @@ class JobQueries:
         state: JobState | None,
         limit: int,
         start: Mapping[str, str] | None,
+        pool: str | None = None,
     ) -> tuple[list[Job], dict[str, str] | None]:
-        return await self.jobs.list_for_tenant(tenant, state=state, limit=limit, start=start)
+        return await self.jobs.list_for_tenant(
+            tenant, state=state, pool=pool, limit=limit, start=start
+        )
 
     async def result_links(self, job_id: str, *, tenant: str, seconds: int) -> list[ResultLink]:
         """Short-lived download URLs of a SUCCEEDED job's result objects."""

@@ -15,12 +15,13 @@ from chute_api.errors import UploadRejected
 from chute_api.filenames import sanitize_filename
 from chute_api.s3_writer import ObjectWriter
 from chute_api.upload_rules import UploadRules
-from chute_core.content_types import SNIFF_BYTES
+from chute_core.content_types import SNIFF_BYTES, detect_type, refine_type
 from chute_core.errors import ChuteError, TransitionConflict
 from chute_core.job_store import JobStore
 from chute_core.jobs import Job, JobError, JobState, ObjectInfo, new_job, new_job_id
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
+from chute_core.pools import Pools
 from chute_core.tracing import traceparent
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class StreamedUploads:
     jobs: JobStore
     s3: S3Client
     keys: ObjectKeys
+    pools: Pools
     bucket: str
     part_bytes: int
     job_ttl: timedelta
@@ -112,12 +114,19 @@ class StreamedUploads:
         tenant, incoming = upload.tenant, upload.incoming
         chunks = idle_limited(incoming.chunks, self.idle_timeout)
         head, whole = await _read_head(chunks, self.part_bytes)
+        sniffed = _sniffed(head)
         if upload.rules.content_types is not None:  # before any AWS request
             upload.rules.check_content(
-                _sniffed(head), declared=incoming.content_type, filename=incoming.filename
+                sniffed, declared=incoming.content_type, filename=incoming.filename
             )
+        content_type = incoming.content_type or "application/octet-stream"
+        if self.pools.routes_types:  # the pool goes by what the bytes are
+            content_type = refine_type(detect_type(sniffed), content_type, incoming.filename)
+        pool = self.pools.route(
+            tenant=tenant, processors=upload.rules.processors, content_type=content_type
+        )
         job_id = new_job_id()
-        key = self.keys.incoming(tenant, job_id)
+        key = self.keys.incoming(tenant, job_id, pool.segment)
         parent = traceparent()
         writer = ObjectWriter(
             self.s3,
@@ -151,6 +160,7 @@ class StreamedUploads:
             obj=obj,
             ttl=self.job_ttl,
             state=JobState.QUEUED if whole else JobState.RECEIVING,
+            pool=pool.name,
         )
         job.traceparent = parent
         job.processors = upload.rules.processors

@@ -56,6 +56,7 @@ from chute_core.jobs import (
 )
 from chute_core.keys import ObjectKeys
 from chute_core.logs import get_logger
+from chute_core.pools import Pools
 from chute_core.resumable_jobs import LockConflict, ResumableJobs
 from chute_core.tracing import traceparent
 
@@ -81,6 +82,7 @@ class TusUploads:
     jobs: ResumableJobs
     s3: S3Client
     keys: ObjectKeys
+    pools: Pools
     bucket: str
     job_ttl: timedelta
     api: ApiSettings
@@ -94,12 +96,16 @@ class TusUploads:
         filetype = creation.metadata.get("filetype") or "application/octet-stream"
         if len(filetype) > 255:
             raise MalformedRequest("the filetype metadata is longer than 255 characters")
+        pool = self.pools.route(
+            tenant=creation.tenant, processors=creation.rules.processors, content_type=filetype
+        )
         job = new_job(
             job_id=job_id,
             tenant=creation.tenant,
+            pool=pool.name,
             obj=ObjectInfo(
                 bucket=self.bucket,
-                key=self.keys.incoming(creation.tenant, job_id),
+                key=self.keys.incoming(creation.tenant, job_id, pool.segment),
                 size=creation.length,
                 content_type=filetype,
                 filename=sanitize_filename(creation.metadata.get("filename")),

@@ -17,6 +17,7 @@ from chute_api.deps import (
 )
 from chute_api.problems import PROBLEM_RESPONSES
 from chute_core.jobs import Job, JobState
+from chute_core.pools import POOL_NAME
 
 __all__ = ["router", "status_url"]
 
@@ -47,6 +48,10 @@ async def list_jobs(
     cursors: CursorsDep,
     tenant: ReadTenantDep,
     state: Annotated[JobState | None, Query(description="Only jobs in this state")] = None,
+    pool: Annotated[
+        str | None,
+        Query(pattern=POOL_NAME, description="Only jobs of this worker pool (`default`, …)"),
+    ] = None,
     limit: int = Query(default=20, ge=1, le=100, description="Most jobs per page"),
     cursor: str | None = Query(
         default=None,
@@ -56,8 +61,10 @@ async def list_jobs(
     ),
 ) -> JobPage:
     scope = f"state={state.value if state else ''}"
+    if pool is not None:  # a cursor is only good for the listing it came from
+        scope += f"&pool={pool}"
     start = cursors.decode(cursor, tenant=tenant, scope=scope) if cursor else None
-    jobs, last = await queries.page(tenant, state=state, limit=limit, start=start)
+    jobs, last = await queries.page(tenant, state=state, pool=pool, limit=limit, start=start)
     next_cursor = cursors.encode(last, tenant=tenant, scope=scope) if last else None
     return JobPage(jobs=jobs, next_cursor=next_cursor)
 

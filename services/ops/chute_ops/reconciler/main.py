@@ -55,22 +55,26 @@ async def reconcile(
         if webhook_settings.webhook_secret is not None:
             http = await stack.enter_async_context(httpx.AsyncClient())
             webhooks = WebhookSender(webhook_settings, store, http)
+        pools = list(pipeline.pool_set())
         reconciler = Reconciler(
             repairs=Repairs(
                 store=store,
                 s3=clients.s3,
                 sqs=clients.sqs,
-                queue_url=await queues.url(pipeline.queue),
+                queue_urls={pool.name: await queues.url(pool.queue) for pool in pools},
                 max_republish=settings.reconcile_max_republish,
                 webhooks=webhooks,
             ),
-            dlq=Dlq(
-                sqs=clients.sqs,
-                jobs=store,
-                keys=ObjectKeys.from_settings(pipeline),
-                queue=pipeline.queue,
-                dlq=pipeline.dlq_name,
-            ),
+            dlqs=[
+                Dlq(
+                    sqs=clients.sqs,
+                    jobs=store,
+                    keys=ObjectKeys.from_settings(pipeline),
+                    queue=pool.queue,
+                    dlq=pool.dlq,
+                )
+                for pool in pools
+            ],
             ddb=clients.dynamodb,
             table=pipeline.table,
             batch=settings.reconcile_batch,

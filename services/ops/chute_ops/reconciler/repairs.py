@@ -7,6 +7,7 @@ the job alone. Each repair is one `Repair`, logged as one line by the pass."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from chute_core.due import DUE_FIELDS
 from chute_core.errors import TransitionConflict
 from chute_core.events import object_created_message
 from chute_core.jobs import Job, JobError, JobState, iso, parse_iso, utcnow
+from chute_core.pools import DEFAULT_POOL
 from chute_core.resumable_jobs import ResumableJobs
 from chute_ops.reconciler.evidence import StoredObject, multipart_uploads, stored
 
@@ -43,7 +45,7 @@ class Repairs:
     store: ResumableJobs
     s3: S3Client
     sqs: SQSClient
-    queue_url: str
+    queue_urls: Mapping[str, str]  # pool name -> its queue's URL
     max_republish: int
     webhooks: WebhookSender | None = None
 
@@ -134,8 +136,10 @@ class Repairs:
             )
         except TransitionConflict:
             return Repair(job.job_id, job.state, "raced", "moved since read")
+        # To the job's pool's queue (a pool since removed: the default pool's).
+        url = self.queue_urls.get(job.pool) or self.queue_urls[DEFAULT_POOL]
         await self.sqs.send_message(
-            QueueUrl=self.queue_url,
+            QueueUrl=url,
             MessageBody=object_created_message(
                 job.object.bucket, job.object.key, size=obj.size, etag=obj.etag
             ),

@@ -1,8 +1,9 @@
 """One reconciler pass, and the loop of `chute reconcile --every`.
 
-A pass: read the queue's counts; sweep the DLQ (a dead-lettered message whose job is not
+A pass: read each pool's queue counts; sweep the DLQs (a dead-lettered message whose job is not
 terminal ends the job with the DLQ's reason); query the due index for overdue jobs;
-judge the ones waiting for a message from the index entries (`lost_messages.py`); read
+judge the ones waiting for a message from the index entries (`lost_messages.py`; with
+several pools, from their records, which name the pool whose queue to judge by); read
 the rest and the presumed lost consistently and repair them (`repairs.py`). The queue is
 read before the index, so that a message received meanwhile can only make a job look
 less lost, never more.
@@ -13,17 +14,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chute_core.errors import JobNotFound, TransitionConflict
 from chute_core.jobs import TERMINAL, Job, JobError, JobState, iso, utcnow
 from chute_core.logs import get_logger
+from chute_core.pools import DEFAULT_POOL
 from chute_ops.reconciler import metrics
 from chute_ops.reconciler.evidence import QueueSnapshot, stored
 from chute_ops.reconciler.lost_messages import presumed_lost
-from chute_ops.reconciler.overdue import overdue_jobs
+from chute_ops.reconciler.overdue import Overdue, overdue_jobs
 from chute_ops.reconciler.repairs import Repair, Repairs
 from chute_worker.dlq import Dlq
 
@@ -49,7 +51,7 @@ class PassReport:
 @dataclass
 class Reconciler:
     repairs: Repairs
-    dlq: Dlq
+    dlqs: list[Dlq]  # one per pool
     ddb: DynamoDBClient
     table: str
     batch: int  # overdue jobs looked at per pass, at most
@@ -58,7 +60,10 @@ class Reconciler:
     async def run_once(self) -> PassReport:
         started = time.monotonic()
         report = PassReport()
-        queue = await QueueSnapshot.read(self.repairs.sqs, self.repairs.queue_url)
+        queues = {
+            pool: await QueueSnapshot.read(self.repairs.sqs, url)
+            for pool, url in self.repairs.queue_urls.items()
+        }
         report.repairs += await self._sweep_dlq()
         entries = [
             entry
@@ -69,7 +74,7 @@ class Reconciler:
         report.overdue = len(entries)
         # Judged from the index alone: a legitimate backlog costs no read per job.
         waiting = [e for e in entries if e.waits_for_a_message]
-        lost = presumed_lost(waiting, queue)
+        lost = await self._lost(waiting, queues)
         report.repairs += [
             Repair(e.job_id, e.state, "waiting", "the queue may still hold it")
             for e in waiting
@@ -91,6 +96,21 @@ class Reconciler:
         metrics.PASS_SECONDS.observe(report.seconds)
         metrics.LAST_SUCCESS.set(time.time())
         return report
+
+    async def _lost(
+        self, waiting: Sequence[Overdue], queues: Mapping[str, QueueSnapshot]
+    ) -> set[str]:
+        if len(queues) == 1:  # one pool: judged from the index alone
+            return presumed_lost(waiting, queues[DEFAULT_POOL])
+        # The index does not name the pool: read the waiting jobs, judge each pool's
+        # by its own queue (a pool since removed: by the default pool's).
+        by_pool: dict[str, list[Job]] = {}
+        for job in await self._read([e.job_id for e in waiting]):
+            pool = job.pool if job.pool in queues else DEFAULT_POOL
+            by_pool.setdefault(pool, []).append(job)
+        return {
+            job_id for pool, jobs in by_pool.items() for job_id in presumed_lost(jobs, queues[pool])
+        }
 
     async def _read(self, ids: Sequence[str]) -> list[Job]:
         gate = asyncio.Semaphore(CONCURRENCY)
@@ -132,7 +152,8 @@ class Reconciler:
         """Jobs whose message reached the DLQ while their record could not be written:
         terminal now, with the DLQ's reason. The messages stay for `chute dlq`."""
         swept: list[Repair] = []
-        for letter in await self.dlq.peek():
+        letters = [letter for dlq in self.dlqs for letter in await dlq.peek()]
+        for letter in letters:
             if letter.job_id is None:
                 continue
             try:
