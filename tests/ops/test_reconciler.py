@@ -33,6 +33,7 @@ from chute_core.resumable_jobs import ResumableJobs
 from chute_ops.reconciler.repairs import Repairs
 from chute_ops.reconciler.run import PassReport, Reconciler
 from chute_worker.dlq import Dlq
+from tests.conftest import StackFactory
 from tests.support.stack import Stack
 
 OVERDUE = DuePolicy(stuck_after_seconds=-60, grace_seconds=-60)  # due a minute ago
@@ -54,7 +55,7 @@ class Bench:
                 store=store,
                 s3=self.clients.s3,
                 sqs=self.clients.sqs,
-                queue_urls={"default": self.stack.queue_url()},
+                queue_urls={pool.name: self.stack.queue_url(pool.queue) for pool in p.pool_set()},
                 max_republish=max_republish,
             ),
             dlqs=[
@@ -62,24 +63,29 @@ class Bench:
                     sqs=self.clients.sqs,
                     jobs=store,
                     keys=ObjectKeys.from_settings(p),
-                    queue=p.queue,
-                    dlq=p.dlq_name,
+                    queue=pool.queue,
+                    dlq=pool.dlq,
                 )
+                for pool in p.pool_set()
             ],
             ddb=self.clients.dynamodb,
             table=p.table,
             batch=1000,
         )
 
-    async def job(self, state: JobState, *, stored: bool = True, **fields: Any) -> Job:
+    async def job(
+        self, state: JobState, *, stored: bool = True, pool: str = "default", **fields: Any
+    ) -> Job:
         job_id = new_job_id()
-        key = ObjectKeys.from_settings(self.stack.pipeline).incoming("acme", job_id)
+        segment = self.stack.pipeline.pool_set().get(pool).segment
+        key = ObjectKeys.from_settings(self.stack.pipeline).incoming("acme", job_id, segment)
         job = new_job(
             job_id=job_id,
             tenant="acme",
             obj=ObjectInfo(bucket=self.stack.pipeline.bucket, key=key),
             ttl=timedelta(days=1),
             state=state,
+            pool=pool,
         ).model_copy(update=fields)
         await self.overdue.create(job)
         if stored:
@@ -92,15 +98,26 @@ class Bench:
         )
         return str(put["ETag"]).strip('"')
 
-    async def messages(self) -> list[dict[str, Any]]:
+    async def messages(self, queue: str | None = None) -> list[dict[str, Any]]:
         got = await self.clients.sqs.receive_message(
-            QueueUrl=self.stack.queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0
+            QueueUrl=self.stack.queue_url(queue), MaxNumberOfMessages=10, WaitTimeSeconds=0
         )
         return [json.loads(m["Body"]) for m in got.get("Messages", [])]
 
 
 @pytest_asyncio.fixture
 async def bench(stack: Stack) -> AsyncIterator[Bench]:
+    async for made in _bench(stack):
+        yield made
+
+
+@pytest_asyncio.fixture
+async def pooled_bench(make_stack: StackFactory) -> AsyncIterator[Bench]:
+    async for made in _bench(make_stack(pools={"images": {}})):
+        yield made
+
+
+async def _bench(stack: Stack) -> AsyncIterator[Bench]:
     # Every event is lost: the bucket notifies nobody (these tests are about lost events).
     stack.client("s3").put_bucket_notification_configuration(
         Bucket=stack.pipeline.bucket, NotificationConfiguration={}
@@ -120,6 +137,31 @@ async def bench(stack: Stack) -> AsyncIterator[Bench]:
 
 def repairs_of(report: PassReport, job: Job) -> list[tuple[str, str]]:
     return [(r.state, r.action) for r in report.repairs if r.job_id == job.job_id]
+
+
+@pytest.mark.asyncio
+async def test_a_lost_event_is_resent_to_its_jobs_pool_queue_only(pooled_bench: Bench) -> None:
+    job = await pooled_bench.job(JobState.QUEUED, pool="images")
+    report = await pooled_bench.reconciler().run_once()
+    assert repairs_of(report, job) == [("QUEUED", "republished")]
+    images = pooled_bench.stack.pipeline.pool_set().get("images").queue
+    (body,) = await pooled_bench.messages(images)
+    assert body["Records"][0]["s3"]["object"]["key"] == job.object.key
+    assert await pooled_bench.messages() == []
+
+
+@pytest.mark.asyncio
+async def test_each_pools_backlog_is_judged_by_its_own_queue(pooled_bench: Bench) -> None:
+    """The default pool's queue holds a message: its overdue job may still get it. The
+    images pool's queue is empty: its overdue job's message is lost."""
+    waiting = await pooled_bench.job(JobState.QUEUED)
+    lost = await pooled_bench.job(JobState.QUEUED, pool="images")
+    await pooled_bench.clients.sqs.send_message(
+        QueueUrl=pooled_bench.stack.queue_url(), MessageBody="{}"
+    )
+    report = await pooled_bench.reconciler().run_once()
+    assert repairs_of(report, waiting) == [("QUEUED", "waiting")]
+    assert repairs_of(report, lost) == [("QUEUED", "republished")]
 
 
 @pytest.mark.asyncio
