@@ -5,12 +5,14 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.files import image
 from tests.support.polling import wait_until
 from tests.support.processes import REPO, free_port
 
@@ -183,3 +185,66 @@ def test_a_killed_worker_or_api_is_restarted_while_the_rest_keeps_serving(
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
             make.wait()
+
+
+@pytest.mark.slow
+def test_chute_dev_runs_a_worker_per_configured_pool(tmp_path: Path) -> None:
+    ports = {n: str(free_port()) for n in ("CHUTE_MOTO_PORT", "CHUTE_API_PORT")}
+    first_worker = free_port()
+    pools = {"CHUTE_POOLS": json.dumps({"images": {"queue": "chute-dev-images"}})}
+    routes = {"CHUTE_POOL_ROUTES": json.dumps([{"pool": "images", "content_types": ["image/*"]}])}
+    env = {
+        **os.environ,
+        **ports,
+        **pools,
+        **routes,
+        "CHUTE_WORKER_HEALTH_PORT": str(first_worker),
+        "CHUTE_API_KEYS_FILE": str(tmp_path / "keys.yaml"),
+    }
+    api_url = f"http://127.0.0.1:{ports['CHUTE_API_PORT']}"
+    log_path = tmp_path / "dev.log"
+    with log_path.open("wb") as log:
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "chute_ops", "dev"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: "Press Ctrl-C to stop." in log_path.read_text() or dev.poll() is not None,
+            timeout=120,
+            what="chute dev ready",
+        )
+        assert "pools: default, images" in log_path.read_text()
+        for port in (first_worker, first_worker + 1):
+            assert _answers(f"http://127.0.0.1:{port}/readyz")
+        (key,) = re.findall(r"API key\s+(chute_\S+)", log_path.read_text())
+        headers = {"Authorization": f"Bearer {key}"}
+        png = image(4, 4)
+        sent = {
+            "images": httpx.post(f"{api_url}/v1/uploads", content=png, headers=headers),
+            "default": httpx.post(f"{api_url}/v1/uploads", content=b"text", headers=headers),
+        }
+        for pool, answer in sent.items():
+            assert answer.status_code == 202, answer.text
+            status = answer.json()["status_url"]
+            done = wait_until(
+                lambda status=status: _terminal(httpx.get(status, headers=headers).json()),
+                timeout=60,
+                what=f"the {pool} job done",
+            )
+            assert (done["pool"], done["state"]) == (pool, "SUCCEEDED")
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C
+        try:
+            dev.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait()
+
+
+def _terminal(job: dict[str, object]) -> dict[str, object] | None:
+    return job if job["state"] in ("SUCCEEDED", "FAILED") else None

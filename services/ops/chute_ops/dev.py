@@ -17,11 +17,12 @@ from types import FrameType
 
 from chute_api.api_keys import KeyFile, new_key
 from chute_core.errors import ChuteError
-from chute_core.settings import AwsSettings, PipelineSettings
+from chute_core.settings import AwsSettings, PipelineSettings, load
 from chute_ops.bootstrap import bootstrap
 from chute_ops.child_processes import stop_process, wait_healthy
 from chute_ops.restarts import Restartable
 from chute_ops.settings import DevSettings
+from chute_ops.subscribers import SubscriberSettings
 
 __all__ = ["run_dev"]
 
@@ -119,10 +120,18 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
             procs.append(moto)
             wait_healthy("moto", f"{endpoint}/moto-api/", moto, dev.dev_ready_timeout_seconds)
             local_aws = aws.model_copy(update={"aws_endpoint_url": endpoint})
-            changes = bootstrap(local_aws, pipeline)
+            changes = bootstrap(local_aws, pipeline, load(SubscriberSettings).subscribers)
             _say(f"bootstrap: {len(changes)} changes")
-            services = [Restartable(name, [*chute, name], env, procs) for name in ("api", "worker")]
-            api, worker = (service.start() for service in services)
+            services = [Restartable("api", [*chute, "api"], env, procs)]
+            # One worker per pool (CHUTE_POOLS), each with its health port: the first
+            # CHUTE_WORKER_HEALTH_PORT, the next ones above it.
+            pools = pipeline.pool_set().names()
+            for n, pool in enumerate(pools):
+                port = {"CHUTE_WORKER_HEALTH_PORT": str(dev.worker_health_port + n)}
+                argv = [*chute, "worker", "--pool", pool]
+                name = "worker" if len(pools) == 1 else f"worker ({pool})"
+                services.append(Restartable(name, argv, {**env, **port}, procs))
+            api, *workers = (service.start() for service in services)
             every = f"{dev.dev_reconcile_seconds:g}"
             reconcile = [*chute, "reconcile", "--every", every]
             services.append(Restartable("reconciler", reconcile, env, procs))
@@ -130,7 +139,11 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
             api_url = f"http://127.0.0.1:{dev.api_port}"
             health_url = f"http://127.0.0.1:{dev.worker_health_port}"
             wait_healthy("api", f"{api_url}/readyz", api, dev.dev_ready_timeout_seconds)
-            wait_healthy("worker", f"{health_url}/readyz", worker, dev.dev_ready_timeout_seconds)
+            for n, worker in enumerate(workers):
+                worker_url = f"http://127.0.0.1:{dev.worker_health_port + n}/readyz"
+                wait_healthy(
+                    services[n + 1].name, worker_url, worker, dev.dev_ready_timeout_seconds
+                )
             curl = (
                 f"curl -sS -X POST {shlex.quote(api_url + '/v1/uploads?filename=hello.txt')}"
                 f" -H {shlex.quote('Authorization: Bearer ' + key)}"
@@ -141,7 +154,7 @@ def run_dev(dev: DevSettings, aws: AwsSettings, pipeline: PipelineSettings) -> N
                 f"  AWS (moto) {endpoint}\n"
                 f"  API        {api_url}   (docs: {api_url}/docs)\n"
                 f"  upload     {api_url}/upload   (a browser page; paste the key below)\n"
-                f"  worker     {health_url}/readyz\n"
+                f"  worker     {health_url}/readyz   (pools: {', '.join(pools)})\n"
                 f"  reconciler every {every} s (overdue jobs repaired)\n"
                 f"  API key    {key}   (tenant {DEV_TENANT}; also in {DEV_KEY_PATH}; "
                 f"more tenants: chute keys create --tenant NAME with "
