@@ -51,21 +51,8 @@ def test_make_run_serves_the_printed_curl_line_and_ctrl_c_leaves_no_process(
         "CHUTE_WORKER_HEALTH_PORT": str(free_port()),
     }
     log_path = tmp_path / "make-run.log"
-    with log_path.open("wb") as log:
-        make = subprocess.Popen(
-            ["make", "--no-print-directory", "run"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, as a terminal would give it
-        )
+    make = _start_ready(["make", "--no-print-directory", "run"], env, log_path)
     try:
-        wait_until(
-            lambda: "Press Ctrl-C to stop." in log_path.read_text() or make.poll() is not None,
-            timeout=120,
-            what="chute dev ready",
-        )
         output = log_path.read_text()
         assert make.poll() is None, output
         (curl,) = re.findall(r"^\s+(curl .+)$", output, flags=re.M)
@@ -130,21 +117,8 @@ def test_a_killed_worker_or_api_is_restarted_while_the_rest_keeps_serving(
     api_url = f"http://127.0.0.1:{ports['CHUTE_API_PORT']}"
     worker_url = f"http://127.0.0.1:{ports['CHUTE_WORKER_HEALTH_PORT']}"
     log_path = tmp_path / "make-run.log"
-    with log_path.open("wb") as log:
-        make = subprocess.Popen(
-            ["make", "--no-print-directory", "run"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    make = _start_ready(["make", "--no-print-directory", "run"], env, log_path)
     try:
-        wait_until(
-            lambda: "Press Ctrl-C to stop." in log_path.read_text() or make.poll() is not None,
-            timeout=120,
-            what="chute dev ready",
-        )
         (key,) = re.findall(r"API key\s+(chute_\S+)", log_path.read_text())
         headers = {"Authorization": f"Bearer {key}"}
         seen = set(descendants(make.pid))
@@ -203,21 +177,8 @@ def test_chute_dev_runs_a_worker_per_configured_pool(tmp_path: Path) -> None:
     }
     api_url = f"http://127.0.0.1:{ports['CHUTE_API_PORT']}"
     log_path = tmp_path / "dev.log"
-    with log_path.open("wb") as log:
-        dev = subprocess.Popen(
-            [sys.executable, "-m", "chute_ops", "dev"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    dev = _start_ready([sys.executable, "-m", "chute_ops", "dev"], env, log_path)
     try:
-        wait_until(
-            lambda: "Press Ctrl-C to stop." in log_path.read_text() or dev.poll() is not None,
-            timeout=120,
-            what="chute dev ready",
-        )
         assert "pools: default, images" in log_path.read_text()
         for port in (first_worker, first_worker + 1):
             assert _answers(f"http://127.0.0.1:{port}/readyz")
@@ -244,6 +205,26 @@ def test_chute_dev_runs_a_worker_per_configured_pool(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(dev.pid, signal.SIGKILL)
             dev.wait()
+
+
+def _start_ready(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a dev stack in its own process group (as a terminal would give it) and wait
+    until it says it is ready."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_until(
+            lambda: "Press Ctrl-C to stop." in log_path.read_text() or proc.poll() is not None,
+            timeout=120,
+            what="chute dev ready",
+        )
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return proc
 
 
 def _terminal(job: dict[str, object]) -> dict[str, object] | None:
