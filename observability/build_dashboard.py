@@ -3,13 +3,16 @@ the current dashboard schema) and print it as JSON.
 
     python observability/build_dashboard.py > helm/chute/files/chute-dashboard.json
 
-Panels are data (PANELS below); every query is scoped by the $namespace variable and
-rates use $__rate_interval. Queries on kube-state-metrics and KEDA series need those
-installed; chute's own gauges work without either.
+Panels are data (PANELS below); every query is scoped by the $namespace variable, every
+query of a queue or worker series also by the $pool variable (worker pools; "All"
+matches a release without pools too), and rates use $__rate_interval. Queries on
+kube-state-metrics and KEDA series need those installed; chute's own gauges work
+without either.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -27,6 +30,11 @@ RATE = "$__rate_interval"
 GREEN, YELLOW, RED = "green", "yellow", "red"
 BACKLOG_ALERT = 100  # ChuteBacklogGrowingAtMaxReplicas threshold
 OLDEST_ALERT = 600  # ChuteOldestMessageTooOld threshold (s)
+# The series a pool's queue or workers export (the API's own carry no pool).
+POOLED = re.compile(
+    r"\b(chute_(?:queue|worker|jobs|job|processor|webhook|visibility|lease|poison|dlq)_\w*)\{"
+    + re.escape(NS)
+)
 
 
 @dataclass
@@ -478,6 +486,7 @@ def _panel(p: P) -> timeseries.Panel | stat.Panel:
         .span(p.width)
     )
     for i, (expr, legend) in enumerate(p.targets):
+        expr = POOLED.sub(lambda m: f'{m.group(1)}{{{NS}, pool=~"$pool"', expr)
         builder = builder.with_target(
             prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(chr(ord("A") + i))
         )
@@ -518,6 +527,17 @@ def build() -> db.Dashboard:
                 "label_values(chute_build_info, namespace)",
                 "The namespace chute runs in.",
             )
+        )
+        .with_variable(
+            _variable(
+                "pool",
+                "Pool",
+                'label_values(chute_queue_messages{namespace="$namespace"}, pool)',
+                "Worker pools (CHUTE_POOLS); All includes a release without pools.",
+            )
+            .multi(True)
+            .include_all(True)
+            .all_value(".*")
         )
         .with_variable(
             _variable(

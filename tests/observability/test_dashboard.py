@@ -60,7 +60,7 @@ def test_every_variable_is_used_and_no_data_source_is_hard_coded() -> None:
         [v.get("query") for v in data["templating"]["list"]]
     )
     names = [v["name"] for v in data["templating"]["list"]]
-    assert names == ["datasource", "namespace", "worker_deployment", "scaledobject"]
+    assert names == ["datasource", "namespace", "pool", "worker_deployment", "scaledobject"]
     for name in names:
         assert re.search(rf"\$\{{?{name}\b", text), f"${name} is never used"
     for panel in panels():

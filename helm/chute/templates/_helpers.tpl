@@ -106,7 +106,7 @@ seccompProfile:
        the shared variables, the component's own and its extraEnv in one `env:` list
        (YAML keeps only the last of two `env:` keys). */ -}}
 {{- $root := .root -}}
-{{- $values := index $root.Values .component -}}
+{{- $values := .values | default (index $root.Values .component) -}}
 {{- $env := concat (.env | default list) ($values.extraEnv | default list) -}}
 envFrom:
   - configMapRef:
@@ -150,7 +150,7 @@ env:
 
 {{/* Pod-level settings every chute pod shares: pull secrets, priority, the token. */}}
 {{- define "chute.podCommon" -}}
-{{- $values := index .root.Values .component }}
+{{- $values := .values | default (index .root.Values .component) }}
 automountServiceAccountToken: {{ $values.serviceAccount.automount }}
 {{- with .root.Values.imagePullSecrets }}
 imagePullSecrets:
@@ -195,3 +195,43 @@ priorityClassName: {{ . }}
 {{- end -}}
 {{- if $budget }}{{ $budget }}{{ end -}}
 {{- end -}}
+
+{{/* The worker pools as a JSON list, `default` first: each with its name, component
+     (`worker` for the default pool, so an unpooled release keeps its names, else
+     `worker-<pool>`), queue, DLQ, KEDA queue URL and its worker values (the shared
+     `worker` values with the pool's own on top). */}}
+{{- define "chute.workerPools" -}}
+{{- $shared := omit .Values.worker "pools" -}}
+{{- $pools := list (dict "name" "default" "component" "worker" "env" list "values" $shared "queue" .Values.pipeline.queue "dlq" (include "chute.dlqName" .) "queueUrl" .Values.pipeline.queueUrl) -}}
+{{- range $name, $spec := .Values.worker.pools -}}
+{{- $own := omit $spec "queue" "dlq" "queueUrl" "match" "visibilityTimeoutSeconds" "maxReceiveCount" -}}
+{{- $values := mergeOverwrite (deepCopy $shared) $own -}}
+{{- $env := list (dict "name" "CHUTE_POOL" "value" $name) -}}
+{{- $env = append $env (dict "name" "CHUTE_WORKER_CONCURRENCY" "value" (toString $values.concurrency)) -}}
+{{- $env = append $env (dict "name" "CHUTE_WORKER_ROUTES" "value" (toJson $values.routes)) -}}
+{{- $env = append $env (dict "name" "CHUTE_WORKER_POOL_SIZE" "value" (toString $values.poolSize)) -}}
+{{- $env = append $env (dict "name" "CHUTE_WORKER_POOL_MEMORY_BYTES" "value" ($values.poolMemoryBytes | int64 | toString)) -}}
+{{- $env = append $env (dict "name" "CHUTE_WORKER_SPOOL_BYTES" "value" ($values.spoolBytes | int64 | toString)) -}}
+{{- $env = append $env (dict "name" "CHUTE_SHUTDOWN_GRACE_SECONDS" "value" (toString $values.shutdownGraceSeconds)) -}}
+{{- $pools = append $pools (dict "name" $name "component" (printf "worker-%s" $name) "env" $env "values" $values "queue" $spec.queue "dlq" (default (printf "%s-dlq" $spec.queue) $spec.dlq) "queueUrl" ($spec.queueUrl | default "")) -}}
+{{- end -}}
+{{- toJson $pools -}}
+{{- end }}
+
+{{/* CHUTE_POOLS and CHUTE_POOL_ROUTES from worker.pools (chute_core.pools). */}}
+{{- define "chute.poolSettings" -}}
+{{- $pools := dict -}}
+{{- $routes := list -}}
+{{- range $name, $spec := .Values.worker.pools -}}
+{{- $pool := dict "queue" $spec.queue -}}
+{{- with $spec.dlq }}{{ $_ := set $pool "dlq" . }}{{ end -}}
+{{- with $spec.visibilityTimeoutSeconds }}{{ $_ := set $pool "visibility_timeout_seconds" (int .) }}{{ end -}}
+{{- with $spec.maxReceiveCount }}{{ $_ := set $pool "max_receive_count" (int .) }}{{ end -}}
+{{- $_ := set $pools $name $pool -}}
+{{- with $spec.match -}}
+{{- $routes = append $routes (dict "pool" $name "content_types" (.contentTypes | default list) "processors" (.processors | default list) "tenants" (.tenants | default list)) -}}
+{{- end -}}
+{{- end -}}
+CHUTE_POOLS: {{ toJson $pools | quote }}
+CHUTE_POOL_ROUTES: {{ toJson $routes | quote }}
+{{- end }}

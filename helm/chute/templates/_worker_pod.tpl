@@ -1,24 +1,29 @@
-{{/* The worker's pod template, shared by its Deployment and by ScaledJob mode. */}}
+{{/* A worker pool's pod template, shared by its Deployment and by ScaledJob mode;
+     called with (dict "root" $ "pool" <one of chute.workerPools>). */}}
 {{- define "chute.workerPodTemplate" -}}
-{{- $ctx := dict "root" . "component" "worker" }}
+{{- $pool := .pool }}
+{{- $w := $pool.values }}
+{{- $ctx := dict "root" .root "component" $pool.component "values" $w }}
+{{- $shared := dict "root" .root "component" "worker" }}
+{{- with .root }}
 metadata:
   labels:
     {{- include "chute.labels" $ctx | nindent 4 }}
-    {{- with .Values.worker.podLabels }}
+    {{- with $w.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
     checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
-    {{- with .Values.worker.podAnnotations }}
+    {{- with $w.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
 spec:
-  serviceAccountName: {{ include "chute.serviceAccountName" $ctx }}
+  serviceAccountName: {{ include "chute.serviceAccountName" $shared }}
   {{- include "chute.podCommon" $ctx | nindent 2 }}
   # Never shorter than the shutdown grace: in-flight jobs finish or are released
   # before the kubelet's SIGKILL (15 s for releasing and closing clients).
-  terminationGracePeriodSeconds: {{ add (int .Values.worker.shutdownGraceSeconds) 15 }}
-  {{- if eq .Values.worker.keda.mode "scaledJob" }}
+  terminationGracePeriodSeconds: {{ add (int $w.shutdownGraceSeconds) 15 }}
+  {{- if eq $w.keda.mode "scaledJob" }}
   restartPolicy: Never
   {{- end }}
   securityContext:
@@ -32,28 +37,28 @@ spec:
           {{- include "chute.selectorLabels" $ctx | nindent 10 }}
   containers:
     - name: worker
-      image: {{ include "chute.image" $ctx }}
-      imagePullPolicy: {{ .Values.worker.image.pullPolicy }}
-      {{- $env := list }}
-      {{- if eq .Values.worker.keda.mode "scaledJob" }}
+      image: {{ include "chute.image" $shared }}
+      imagePullPolicy: {{ $w.image.pullPolicy }}
+      {{- $env := $pool.env }}
+      {{- if eq $w.keda.mode "scaledJob" }}
       {{- $env = append $env (dict "name" "CHUTE_WORKER_ONE_BATCH" "value" "true") }}
       {{- end }}
-      {{- include "chute.env" (dict "root" . "component" "worker" "env" $env) | nindent 6 }}
+      {{- include "chute.env" (dict "root" . "component" "worker" "values" $w "env" $env) | nindent 6 }}
       ports:
         - name: health
-          containerPort: {{ .Values.worker.healthPort }}
+          containerPort: {{ $w.healthPort }}
       readinessProbe:
         httpGet: {path: /readyz, port: health}
-        {{- toYaml .Values.worker.readinessProbe | nindent 8 }}
+        {{- toYaml $w.readinessProbe | nindent 8 }}
       livenessProbe:
         httpGet: {path: /healthz, port: health}
-        {{- toYaml .Values.worker.livenessProbe | nindent 8 }}
+        {{- toYaml $w.livenessProbe | nindent 8 }}
       resources:
         {{- /* The spool is node disk: request it, so the scheduler places pods where it fits. */}}
-        {{- $resources := deepCopy .Values.worker.resources }}
+        {{- $resources := deepCopy $w.resources }}
         {{- $requests := get $resources "requests" | default dict }}
         {{- if not (hasKey $requests "ephemeral-storage") }}
-        {{- $_ := set $requests "ephemeral-storage" (.Values.worker.spoolBytes | int64 | toString) }}
+        {{- $_ := set $requests "ephemeral-storage" ($w.spoolBytes | int64 | toString) }}
         {{- end }}
         {{- $_ := set $resources "requests" $requests }}
         {{- toYaml $resources | nindent 8 }}
@@ -62,26 +67,27 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
-        {{- with .Values.worker.extraVolumeMounts }}
+        {{- with $w.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
   volumes:
     - name: tmp
       emptyDir:
-        sizeLimit: {{ .Values.worker.spoolBytes | int64 }}
-    {{- with .Values.worker.extraVolumes }}
+        sizeLimit: {{ $w.spoolBytes | int64 }}
+    {{- with $w.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-  {{- with .Values.worker.nodeSelector }}
+  {{- with $w.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.worker.tolerations }}
+  {{- with $w.tolerations }}
   tolerations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.worker.affinity }}
+  {{- with $w.affinity }}
   affinity:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
 {{- end }}

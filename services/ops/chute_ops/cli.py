@@ -48,6 +48,26 @@ def bootstrap_command() -> None:
 
 
 @app.command()
+def iam(
+    template: Annotated[Path, typer.Argument(help="A policy of iam/ (iam/worker-policy.json).")],
+    account: Annotated[str, typer.Option("--account", help="The 12-digit AWS account id.")],
+) -> None:
+    """Print an IAM policy for this pipeline: placeholders filled, one queue per pool."""
+    import json
+
+    from chute_ops.iam import render_policy
+
+    try:
+        document = json.loads(template.read_text())
+        rendered = render_policy(
+            document, load(PipelineSettings), region=load(AwsSettings).region, account=account
+        )
+    except (OSError, ValueError) as exc:
+        raise ChuteError(f"{template}: {exc}") from None
+    typer.echo(json.dumps(rendered, indent=2))
+
+
+@app.command()
 def reconcile(
     once: Annotated[bool, typer.Option("--once", help="Run one pass and exit.")] = False,
     every: Annotated[

@@ -173,7 +173,7 @@ class Worker:
         sent = [int(m.get("Attributes", {}).get("SentTimestamp", "0")) for m in messages]
         oldest = min((s for s in sent if s), default=0)
         age = max(0.0, time.time() - oldest / 1000) if oldest else 0.0
-        metrics.QUEUE_OLDEST_AGE.labels(queue="main").set(age)
+        metrics.QUEUE_OLDEST_AGE.labels(pool=self._settings.pool, queue="main").set(age)
 
     def _observe_slots(self) -> None:
         metrics.JOBS_IN_FLIGHT.set(len(self._tasks))

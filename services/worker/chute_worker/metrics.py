@@ -71,7 +71,7 @@ BACKEND_UP = Gauge("chute_worker_backend_up", "1 while AWS is reachable, 0 durin
 QUEUE_OLDEST_AGE = Gauge(
     "chute_queue_oldest_message_age_seconds",
     "Age of the oldest message in the last receive batch (0 when none was received).",
-    ["queue"],
+    ["pool", "queue"],
 )
 PROCESSOR_RUNS = Counter(
     "chute_processor_runs",
