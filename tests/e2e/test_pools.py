@@ -1,17 +1,22 @@
 """Pools end to end on moto: image jobs only ever run on the image pool's workers and the
-rest only on the default pool's; a tenant pinned to `bulk` lands in `bulk`; an event for
-another pool's key is dead-lettered as `wrong_pool`; listings filter by pool."""
+rest only on the default pool's; a tenant pinned to `bulk` lands in `bulk`; an extra
+SQS subscriber sees every upload while each job still runs once; an event for another
+pool's key is dead-lettered as `wrong_pool`; listings filter by pool."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 import pytest
 
 from chute_core.events import object_created_message
+from chute_ops.bootstrap import bootstrap
+from chute_ops.subscribers import Subscriber
 from tests.conftest import ServerFactory, StackFactory
 from tests.support.files import image
 from tests.support.keyed import KeyedApi, keyed_api
@@ -53,8 +58,34 @@ def pooled(make_stack: StackFactory) -> Stack:
     return make_stack(pools=POOLS, pool_routes=ROUTES)
 
 
-def test_each_pools_jobs_run_only_on_that_pools_workers(
-    pooled: Stack, servers: ServerFactory, tmp_path: Path
+@pytest.fixture
+def audit(pooled: Stack) -> Iterator[str]:
+    """An extra SQS subscriber (raw delivery) bootstrapped onto the pooled stack's topic;
+    its queue name. Deleted after the test."""
+    name = f"{pooled.pipeline.queue}-audit"
+    bootstrap(
+        pooled.aws,
+        pooled.pipeline,
+        [Subscriber(protocol="sqs", endpoint=name, raw_message_delivery=True)],
+    )
+    yield name
+    pooled.client("sqs").delete_queue(QueueUrl=pooled.queue_url(name))
+
+
+def _announced_keys(stack: Stack, queue: str) -> list[str]:
+    sqs, url, keys = stack.client("sqs"), stack.queue_url(queue), []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+        "Messages"
+    ):
+        for m in got:
+            for record in json.loads(m["Body"]).get("Records", []):
+                keys.append(unquote_plus(record["s3"]["object"]["key"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return keys
+
+
+def test_each_pools_jobs_run_only_on_that_pools_workers_and_a_subscriber_sees_all(
+    pooled: Stack, audit: str, servers: ServerFactory, tmp_path: Path
 ) -> None:
     runs = tmp_path / "runs.jsonl"
     api = keyed_api(servers, pooled, tmp_path, ["t1", "acme"])
@@ -81,6 +112,9 @@ def test_each_pools_jobs_run_only_on_that_pools_workers(
     started = [r for r in started if r["event"] == "start"]
     assert sorted(r["job"] for r in started) == sorted(expected)  # each job ran once
     assert {r["job"]: pool_of_pid[r["pid"]] for r in started} == expected
+    # The subscriber got every upload's event; the pools' queues each job's only once.
+    keys = {jobs[j]["object"]["key"] for j in expected}
+    assert set(_announced_keys(pooled, audit)) == keys
     for pool in ("default", "images"):  # both workers of the pool took part
         assert {r["pid"] for r in started if pool_of_pid[r["pid"]] == pool} == {
             w.proc.pid for w in workers[pool]
