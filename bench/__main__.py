@@ -22,6 +22,7 @@ BENCHMARKS = [
     "thumbnails",
     "tus_peers",
     "reconcile_pass",
+    "requests_per_job",
 ]
 RESULTS = Path(__file__).with_name("results") / "latest.json"
 
