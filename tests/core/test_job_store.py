@@ -1,27 +1,15 @@
 """The job store's conditional transitions, against DynamoDB on moto."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 
-from chute_core.aws import open_clients
 from chute_core.errors import JobNotFound, TransitionConflict
 from chute_core.job_store import JobStore
 from chute_core.jobs import Job, JobState, ObjectInfo, new_job, new_job_id
-from tests.support.stack import Stack
 
 RACES = 10
-
-
-@pytest_asyncio.fixture
-async def store(stack: Stack) -> AsyncIterator[JobStore]:
-    async with AsyncExitStack() as exit_stack:
-        clients = await open_clients(exit_stack, stack.aws)
-        yield JobStore(clients.dynamodb, stack.pipeline.table)
 
 
 async def queued_job(store: JobStore) -> Job:

@@ -1,9 +1,14 @@
+import asyncio
 import json
+from contextlib import AsyncExitStack
 from typing import Any
 
+from chute_core.aws import open_clients
 from chute_core.due import DUE_INDEX
-from chute_core.job_store import TENANT_INDEX
+from chute_core.job_store import TENANT_INDEX, JobStore
+from chute_core.jobs import new_job_id
 from chute_ops.bootstrap import bootstrap
+from chute_ops.bootstrap_table import LEGACY_TENANT_INDEX
 from tests.support.processes import run_chute
 from tests.support.stack import Stack
 
@@ -64,7 +69,10 @@ def test_bootstrap_configures_every_resource_as_designed(stack: Stack) -> None:
     assert snap["table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     indexes = {i["IndexName"]: i for i in snap["table"]["GlobalSecondaryIndexes"]}
     keys = {name: [k["AttributeName"] for k in i["KeySchema"]] for name, i in indexes.items()}
-    assert keys == {TENANT_INDEX: ["tenant", "created_at"], DUE_INDEX: ["due_shard", "due_at"]}
+    assert keys == {
+        TENANT_INDEX: ["tenant_shard", "created_at"],
+        DUE_INDEX: ["due_shard", "due_at"],
+    }
     assert indexes[DUE_INDEX]["Projection"] == {
         "ProjectionType": "INCLUDE",
         "NonKeyAttributes": ["state", "updated_at", "lease_expires_at"],
@@ -121,3 +129,66 @@ def test_bad_setting_stops_the_cli_with_one_line_naming_it() -> None:
     assert result.stdout == ""
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("chute: error: CHUTE_MAX_RECEIVE_COUNT: ")
+
+
+def test_bootstrap_moves_a_table_from_before_the_sharded_tenant_index(stack: Stack) -> None:
+    """The old shape: the unsharded tenant index and records without their shard. After
+    bootstrap: the sharded index, every job record listed, the old index gone."""
+    ddb, table = stack.client("dynamodb"), stack.pipeline.table
+    ddb.update_table(
+        TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": TENANT_INDEX}}]
+    )
+    ddb.update_table(
+        TableName=table,
+        AttributeDefinitions=[
+            {"AttributeName": "tenant", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexUpdates=[{"Create": _LEGACY_INDEX}],
+    )
+    old = [new_job_id() for _ in range(5)]
+    for n, job_id in enumerate(old):
+        ddb.put_item(TableName=table, Item=_old_record(job_id, f"2026-11-01T00:00:0{n}.000000Z"))
+    changes = [str(c) for c in bootstrap(stack.aws, stack.pipeline)]
+    assert changes == [
+        f"created table {table} index {TENANT_INDEX}",
+        f"updated table {table}: 5 records given their tenant shard",
+        f"deleted table {table} index {LEGACY_TENANT_INDEX} (unsharded)",
+    ]
+    indexes = {
+        i["IndexName"]
+        for i in ddb.describe_table(TableName=table)["Table"]["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {TENANT_INDEX, DUE_INDEX}
+    assert asyncio.run(_listed(stack)) == list(reversed(old))
+    assert bootstrap(stack.aws, stack.pipeline) == []
+
+
+_LEGACY_INDEX = {
+    "IndexName": LEGACY_TENANT_INDEX,
+    "KeySchema": [
+        {"AttributeName": "tenant", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ],
+    "Projection": {"ProjectionType": "ALL"},
+}
+
+
+def _old_record(job_id: str, created_at: str) -> dict[str, Any]:
+    return {
+        "job_id": {"S": job_id},
+        "tenant": {"S": "acme"},
+        "state": {"S": "SUCCEEDED"},
+        "created_at": {"S": created_at},
+        "updated_at": {"S": created_at},
+        "object": {"M": {"bucket": {"S": "b"}, "key": {"S": f"incoming/acme/{job_id}"}}},
+        "expires_at": {"N": "4102444800"},
+    }
+
+
+async def _listed(stack: Stack) -> list[str]:
+    async with AsyncExitStack() as exit_stack:
+        clients = await open_clients(exit_stack, stack.aws)
+        store = JobStore(clients.dynamodb, stack.pipeline.table)
+        jobs, _ = await store.list_for_tenant("acme", state=None, limit=100, start=None)
+        return [j.job_id for j in jobs]

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Literal, Self, overload
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from chute_core._list_filter import list_filter as _list_filter
 from chute_core._update_expression import UpdateExpression as _Update
 from chute_core.aws import error_code
 from chute_core.due import DUE_FIELDS, DuePolicy, shard_of
@@ -18,13 +17,12 @@ from chute_core.errors import ChuteError, JobNotFound, TransitionConflict
 from chute_core.jobs import SOURCES, TERMINAL, Job, JobState, iso, utcnow
 from chute_core.keys import valid_job_id
 from chute_core.settings import PipelineSettings
+from chute_core.tenant_listing import TENANT_INDEX, tenant_page, tenant_shard
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 __all__ = ["DUE_FIELDS", "TENANT_INDEX", "JobStore"]
-
-TENANT_INDEX = "tenant-created_at"  # GSI: a tenant's jobs, newest first
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -84,6 +82,7 @@ class JobStore:
 
     async def create(self, job: Job) -> None:
         item = job.model_dump(mode="json", exclude_none=True)
+        item["tenant_shard"] = tenant_shard(job.tenant, job.job_id)
         due_at = self.due.for_new(job, utcnow())
         if due_at is not None:
             item.update(due_at=due_at, due_shard=shard_of(job.job_id))
@@ -123,30 +122,20 @@ class JobStore:
         pool: str | None = None,
         max_queries: int = 10,
     ) -> tuple[list[Job], dict[str, str] | None]:
-        """Newest first from the tenant index. With a state or pool filter a page may hold
-        fewer matches than asked: keep querying (at most `max_queries`), then hand back
-        where to resume; None when nothing is left."""
-        jobs: list[Job] = []
-        last: dict[str, str] | None = dict(start) if start else None
-        for _ in range(max_queries):
-            params: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": TENANT_INDEX,
-                "KeyConditionExpression": "tenant = :tenant",
-                "ExpressionAttributeValues": {":tenant": {"S": tenant}},
-                "ScanIndexForward": False,
-                "Limit": limit - len(jobs),
-            }
-            params.update(_list_filter(state, pool, params["ExpressionAttributeValues"]))
-            if last:
-                params["ExclusiveStartKey"] = {k: {"S": v} for k, v in last.items()}
-            response = await self._client.query(**params)
-            jobs += [_from_item(item) for item in response.get("Items", [])]
-            raw = response.get("LastEvaluatedKey")
-            last = {k: v["S"] for k, v in raw.items()} if raw else None
-            if last is None or len(jobs) >= limit:
-                break
-        return jobs, last
+        """Newest first from the sharded tenant index (chute_core.tenant_listing); with a
+        state or pool filter a page may hold fewer than `limit`: follow the position it
+        hands back until it is None."""
+        return await tenant_page(
+            self._client,
+            self._table,
+            tenant,
+            state=state,
+            pool=pool,
+            limit=limit,
+            position=start,
+            parse=_from_item,
+            max_queries=max_queries,
+        )
 
     async def annotate(
         self, job_id: str, values: Mapping[str, Any], *, remove: Iterable[str] = ()

@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chute_core.aws import error_code, sync_client
-from chute_core.due import DUE_INDEX, DUE_INDEX_ATTRIBUTES
+from chute_core.aws import sync_client
 from chute_core.errors import SettingsError
-from chute_core.job_store import TENANT_INDEX
 from chute_core.settings import AwsSettings, PipelineSettings
 from chute_ops.bootstrap_bucket import BucketSteps, Change
 from chute_ops.bootstrap_queues import QueueSteps, service_may
 from chute_ops.bootstrap_subscriptions import SubscriptionSteps
+from chute_ops.bootstrap_table import TableSteps
 from chute_ops.subscribers import Subscriber
 
 __all__ = ["Change", "bootstrap"]
@@ -26,7 +23,7 @@ __all__ = ["Change", "bootstrap"]
 NOTIFICATION_ID = "chute-incoming"
 
 
-class _Reconciler(BucketSteps, QueueSteps, SubscriptionSteps):
+class _Reconciler(BucketSteps, QueueSteps, SubscriptionSteps, TableSteps):
     def __init__(self, aws: AwsSettings, pipeline: PipelineSettings) -> None:
         self.p = pipeline
         self.region = aws.region
@@ -87,77 +84,6 @@ class _Reconciler(BucketSteps, QueueSteps, SubscriptionSteps):
             Bucket=name, NotificationConfiguration=current
         )
         self.note(f"bucket {name} notification -> {self.p.topic}", "updated")
-
-    # -- DynamoDB ----------------------------------------------------------------------
-    def table(self) -> None:
-        name = self.p.table
-        try:
-            described = self.ddb.describe_table(TableName=name)["Table"]
-            indexes = {i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])}
-            if DUE_INDEX not in indexes:  # a table from before the reconciler
-                self.ddb.update_table(
-                    TableName=name,
-                    AttributeDefinitions=_DUE_ATTRIBUTES,
-                    GlobalSecondaryIndexUpdates=[{"Create": _DUE_INDEX_SPEC}],
-                )
-                self.note(f"table {name} index {DUE_INDEX}", "created")
-        except ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            self.ddb.create_table(
-                TableName=name,
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-                AttributeDefinitions=[
-                    {"AttributeName": "job_id", "AttributeType": "S"},
-                    {"AttributeName": "tenant", "AttributeType": "S"},
-                    {"AttributeName": "created_at", "AttributeType": "S"},
-                    *_DUE_ATTRIBUTES,
-                ],
-                GlobalSecondaryIndexes=[
-                    _DUE_INDEX_SPEC,
-                    {
-                        "IndexName": TENANT_INDEX,
-                        "KeySchema": [
-                            {"AttributeName": "tenant", "KeyType": "HASH"},
-                            {"AttributeName": "created_at", "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "ALL"},
-                    },
-                ],
-            )
-            self.ddb.get_waiter("table_exists").wait(TableName=name)
-            self.note(f"table {name}", "created")
-        ttl = self.ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING") or (
-            ttl.get("AttributeName") != "expires_at"
-        ):
-            self.ddb.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-            )
-            self.note(f"table {name} TTL on expires_at", "updated")
-
-
-_DUE_ATTRIBUTES: list[Any] = [
-    {"AttributeName": "due_shard", "AttributeType": "S"},
-    {"AttributeName": "due_at", "AttributeType": "N"},
-]
-# Sparse (only jobs with a deadline have the keys), with just what the reconciler needs
-# to judge a queued job without reading it (state, when it last moved, its lease): a
-# legitimate backlog costs one index query per pass, not a read per job. An entry stays
-# far below 1 KB, so each index write is 1 WCU.
-_DUE_INDEX_SPEC: Any = {
-    "IndexName": DUE_INDEX,
-    "KeySchema": [
-        {"AttributeName": "due_shard", "KeyType": "HASH"},
-        {"AttributeName": "due_at", "KeyType": "RANGE"},
-    ],
-    "Projection": {
-        "ProjectionType": "INCLUDE",
-        "NonKeyAttributes": list(DUE_INDEX_ATTRIBUTES),
-    },
-}
 
 
 def _normal_notification(config: dict[str, Any]) -> Any:

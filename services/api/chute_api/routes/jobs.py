@@ -60,7 +60,8 @@ async def list_jobs(
         "`limit` jobs when filtering, so follow it until it is absent",
     ),
 ) -> JobPage:
-    scope = f"state={state.value if state else ''}"
+    # "shards": positions in the sharded tenant index; a cursor from before it is refused.
+    scope = f"shards&state={state.value if state else ''}"
     if pool is not None:  # a cursor is only good for the listing it came from
         scope += f"&pool={pool}"
     start = cursors.decode(cursor, tenant=tenant, scope=scope) if cursor else None
