@@ -26,6 +26,7 @@ VARIABLES = {
     "$namespace": NAMESPACE,
     "$worker_deployment": "chute-worker",
     "$scaledobject": "chute-worker",
+    "$pool": ".*",  # "All": also a release without pools, whose worker series carry none
     "$__rate_interval": "1m",
 }
 # What kube-state-metrics and KEDA would export for this release in a cluster.

@@ -134,3 +134,23 @@ def test_going_back_to_one_pool_removes_the_default_pools_filter(
         Bucket=unpooled.bucket, Key=f"incoming/t1/{JOB.format(4)}", Body=b"x"
     )
     assert _keys_in(pooled, unpooled.queue) == [f"incoming/t1/{JOB.format(4)}"]
+
+
+def test_an_https_subscriber_gets_its_filter_and_a_second_run_changes_nothing(
+    pooled: Stack,
+) -> None:
+    policy = {"Records": {"s3": {"object": {"size": [{"numeric": [">", 1048576]}]}}}}
+    hook = Subscriber(
+        protocol="https", endpoint="https://analytics.example.invalid/s3", filter_policy=policy
+    )
+    changes = [str(c) for c in bootstrap(pooled.aws, pooled.pipeline, [hook])]
+    assert changes == [f"created subscription {pooled.pipeline.topic} -> {hook.endpoint}"]
+    subs = pooled.client("sns").list_subscriptions_by_topic(TopicArn=_topic_arn(pooled))
+    (sub,) = [s for s in subs["Subscriptions"] if s["Protocol"] == "https"]
+    attributes = pooled.client("sns").get_subscription_attributes(
+        SubscriptionArn=sub["SubscriptionArn"]
+    )["Attributes"]
+    assert json.loads(attributes["FilterPolicy"]) == policy
+    assert attributes["FilterPolicyScope"] == "MessageBody"
+    assert attributes["RawMessageDelivery"] == "false"
+    assert bootstrap(pooled.aws, pooled.pipeline, [hook]) == []

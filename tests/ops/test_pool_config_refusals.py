@@ -33,6 +33,10 @@ BAD = [
         "content types 'image/*' (images) and 'image/png' (default) overlap",
     ),
 ]
+# Each test starts a `chute` process (which stops at once): the slow tier, like every
+# test that starts the services.
+pytestmark = pytest.mark.slow
+
 # Nothing listens here: a command that reached for AWS would fail differently.
 NOWHERE = {
     "CHUTE_AWS_ENDPOINT_URL": "http://127.0.0.1:9",
