@@ -13,7 +13,7 @@ asked for, then the content type; anything else goes to `default`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -151,7 +151,7 @@ class Pools:
     def default(self) -> Pool:
         return self._pools[DEFAULT_POOL]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Pool]:
         return iter(self._pools.values())
 
     def names(self) -> list[str]:

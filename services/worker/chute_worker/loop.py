@@ -18,7 +18,6 @@ import structlog
 
 from chute_core.aws import QueueUrls
 from chute_core.logs import get_logger
-from chute_core.settings import PipelineSettings
 from chute_worker import metrics
 from chute_worker.backend import BackendHealth
 from chute_worker.decisions import Action, Decision
@@ -45,14 +44,12 @@ class Worker:
         sqs: SQSClient,
         queues: QueueUrls,
         runner: JobRunner,
-        pipeline: PipelineSettings,
         settings: WorkerSettings,
         backend: BackendHealth,
     ) -> None:
         self._sqs = sqs
         self._queues = queues
         self._runner = runner
-        self._pipeline = pipeline
         self._settings = settings
         self.backend = backend
         self._tasks: set[asyncio.Task[None]] = set()
@@ -79,7 +76,7 @@ class Worker:
     async def _connect(self) -> None:
         if self._queue_url:
             return
-        pool = self._pipeline.pool_set().get(self._settings.pool)
+        pool = self._runner.pool  # the one the runner claims and finishes for
         self._queue_url = await self._queues.url(pool.queue)
         self._dlq_url = await self._queues.url(pool.dlq)
         self._deletes = DeleteBatcher(

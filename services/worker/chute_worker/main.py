@@ -89,7 +89,6 @@ async def run_worker(
             sqs=clients.sqs,
             queues=queue_urls,
             runner=runner,
-            pipeline=pipeline,
             settings=settings,
             backend=backend,
         )
